@@ -1,0 +1,21 @@
+"""pytest fixture `gemini_emulator`: a fresh emulator on a free port for each test session.
+
+Registered through the `pytest11` entry point, so users' own DAG tests get it by installing us.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def gemini_emulator(tmp_path_factory):
+    from .server import EmulatorProcess
+
+    state = tmp_path_factory.mktemp("gemini-emulator")
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    with EmulatorProcess(log_path=str(state / "emulator.log"), state_dir=str(state / "state"),
+                         pending_seconds=0.2, running_seconds=0.5) as emulator:
+        yield emulator

@@ -1,0 +1,388 @@
+"""Jobs and files, kept on disk under the state directory so that a restarted emulator resumes.
+
+Job state is derived from the clock (create time + configured durations), so thousands of jobs
+cost nothing while they wait; the results are produced once, in a worker thread, when a job
+first becomes due.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import fake_model
+from .wire_schema import WireError, check_embed_request, check_generate_request, texts_of
+
+GENERATE, EMBED = "generate", "embed"
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
+# Output lines are written in reversed blocks of this many, so that clients cannot rely on order.
+SHUFFLE_BLOCK = 64
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id(n: int = 12) -> str:
+    return secrets.token_hex(n // 2 + 1)[:n]
+
+
+class NotFound(Exception):
+    pass
+
+
+class Precondition(Exception):
+    pass
+
+
+@dataclass
+class Timings:
+    pending_seconds: float
+    running_seconds: float
+
+
+class Store:
+    def __init__(self, state_dir: Path, object_error_details: bool = False):
+        self.root = state_dir
+        self.jobs_dir = state_dir / "jobs"
+        self.files_dir = state_dir / "files"
+        self.uploads_dir = state_dir / "uploads"
+        for d in (self.jobs_dir, self.files_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.object_error_details = object_error_details
+        self.lock = threading.RLock()
+        self.jobs: dict[str, dict] = {}
+        self.files: dict[str, dict] = {}
+        self.uploads: dict[str, dict] = {}
+        self.jobs_created = 0
+        self._processing: set[str] = set()
+        self._load()
+
+    # ---------------------------------------------------------------- persistence
+    def _load(self) -> None:
+        for path in self.jobs_dir.glob("*.json"):
+            job = json.loads(path.read_text())
+            self.jobs[job["id"]] = job
+        for path in self.files_dir.glob("*.json"):
+            meta = json.loads(path.read_text())
+            self.files[meta["id"]] = meta
+        counter = self.root / "jobs_created"
+        self.jobs_created = int(counter.read_text()) if counter.exists() else len(self.jobs)
+
+    def _save_job(self, job: dict) -> None:
+        tmp = self.jobs_dir / f"{job['id']}.json.tmp"
+        tmp.write_text(json.dumps(job))
+        tmp.replace(self.jobs_dir / f"{job['id']}.json")
+
+    def _save_file(self, meta: dict) -> None:
+        tmp = self.files_dir / f"{meta['id']}.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(self.files_dir / f"{meta['id']}.json")
+
+    def reset(self) -> None:
+        with self.lock:
+            for d in (self.jobs_dir, self.files_dir, self.uploads_dir):
+                for p in d.iterdir():
+                    p.unlink()
+            self.jobs.clear()
+            self.files.clear()
+            self.uploads.clear()
+            self.jobs_created = 0
+            (self.root / "jobs_created").write_text("0")
+
+    # ---------------------------------------------------------------- files
+    def file_data_path(self, file_id: str) -> Path:
+        return self.files_dir / f"{file_id}.data"
+
+    def start_upload(self, display_name: str | None, mime_type: str | None, size: int | None) -> str:
+        upload_id = new_id(24)
+        with self.lock:
+            self.uploads[upload_id] = {
+                "display_name": display_name, "mime_type": mime_type, "size": size, "received": 0,
+            }
+        (self.uploads_dir / upload_id).write_bytes(b"")
+        return upload_id
+
+    def upload_path(self, upload_id: str) -> Path:
+        if upload_id not in self.uploads:
+            raise NotFound(f"Upload session {upload_id} not found.")
+        return self.uploads_dir / upload_id
+
+    def finish_upload(self, upload_id: str, base_url: str) -> dict:
+        session = self.uploads.pop(upload_id)
+        part = self.uploads_dir / upload_id
+        if session["size"] is not None and part.stat().st_size != session["size"]:
+            part.unlink()
+            raise WireError(
+                f"Upload size mismatch: declared {session['size']} bytes, received {part.stat().st_size}."
+            )
+        file_id = new_id(12)
+        part.replace(self.file_data_path(file_id))
+        return self._register_file(file_id, session["display_name"], session["mime_type"] or "application/octet-stream",
+                                   source="UPLOADED", base_url=base_url)
+
+    def _register_file(self, file_id: str, display_name: str | None, mime: str, source: str, base_url: str) -> dict:
+        now = time.time()
+        meta = {
+            "id": file_id,
+            "name": f"files/{file_id}",
+            "mimeType": mime,
+            "sizeBytes": str(self.file_data_path(file_id).stat().st_size),
+            "createTime": rfc3339(now),
+            "updateTime": rfc3339(now),
+            "expirationTime": rfc3339(now + 48 * 3600),
+            "uri": f"{base_url}/v1beta/files/{file_id}",
+            "state": "ACTIVE",
+            "source": source,
+        }
+        if display_name:
+            meta["displayName"] = display_name
+        if source == "GENERATED":
+            meta["downloadUri"] = f"{base_url}/download/v1beta/files/{file_id}:download?alt=media"
+        with self.lock:
+            self.files[file_id] = meta
+            self._save_file(meta)
+        return meta
+
+    def get_file(self, file_id: str) -> dict:
+        meta = self.files.get(file_id)
+        if meta is None:
+            raise NotFound(f"File files/{file_id} not found.")
+        return {k: v for k, v in meta.items() if k != "id"}
+
+    def delete_file(self, file_id: str) -> None:
+        with self.lock:
+            if file_id not in self.files:
+                raise NotFound(f"File files/{file_id} not found.")
+            del self.files[file_id]
+            (self.files_dir / f"{file_id}.json").unlink(missing_ok=True)
+            self.file_data_path(file_id).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- jobs
+    def create_job(self, kind: str, model: str, display_name: str, source: dict, timings: Timings,
+                   base_url: str) -> dict:
+        """source: {"requests": [...]} (already checked) or {"file_id": ...}."""
+        if "file_id" in source:
+            count, marker = self._scan_file(source["file_id"])
+        else:
+            count = len(source["requests"])
+            marker = _job_marker(
+                t for item in source["requests"] for t in texts_of(item.get("request") or {})
+            )
+        marker = _job_marker([display_name]) or marker
+        job_id = new_id(12)
+        job = {
+            "id": job_id,
+            "kind": kind,
+            "model": model,
+            "display_name": display_name,
+            "create_time": time.time(),
+            "pending_seconds": timings.pending_seconds,
+            "running_seconds": timings.running_seconds,
+            "source": source,
+            "request_count": count,
+            "marker": marker,
+            "cancel_time": None,
+            "forced_state": None,
+            "final": None,
+            "base_url": base_url,
+        }
+        with self.lock:
+            self.jobs[job_id] = job
+            self.jobs_created += 1
+            (self.root / "jobs_created").write_text(str(self.jobs_created))
+            self._save_job(job)
+        return job
+
+    def _scan_file(self, file_id: str) -> tuple[int, str | None]:
+        if file_id not in self.files:
+            raise NotFound(f"File files/{file_id} not found.")
+        count, found = 0, set()
+        with open(self.file_data_path(file_id), "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    count += 1
+                if b"EMULATOR:" in line:
+                    found.update(m for m in fake_model.JOB_MARKERS if m.encode() in line)
+        return count, _job_marker(found)
+
+    def get_job(self, job_id: str) -> dict:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"Batch batches/{job_id} not found.")
+        return job
+
+    def delete_job(self, job_id: str) -> None:
+        with self.lock:
+            self.get_job(job_id)
+            del self.jobs[job_id]
+            (self.jobs_dir / f"{job_id}.json").unlink(missing_ok=True)
+
+    def cancel_job(self, job_id: str, now: float) -> None:
+        with self.lock:
+            job = self.get_job(job_id)
+            if self.state(job, now) in TERMINAL:
+                raise Precondition(f"Batch batches/{job_id} is already in a terminal state and cannot be cancelled.")
+            job["cancel_time"] = now
+            self._finalize(job, "CANCELLED", now, stats=self._progress_stats(job, now), output=None, error=None)
+
+    def force_state(self, job_id: str, state: str) -> None:
+        with self.lock:
+            job = self.get_job(job_id)
+            job["forced_state"] = state
+            job["final"] = None
+            if state in ("FAILED", "EXPIRED", "CANCELLED"):
+                now = time.time()
+                error = {"code": 13, "message": "Job forced to FAILED by the emulator admin API."} if state == "FAILED" else None
+                self._finalize(job, state, now, stats=self._progress_stats(job, now), output=None, error=error)
+            else:
+                self._save_job(job)
+
+    def _finalize(self, job: dict, state: str, now: float, stats: dict, output: dict | None, error: dict | None) -> None:
+        job["final"] = {"state": state, "end_time": now, "stats": stats, "output": output, "error": error}
+        self._save_job(job)
+
+    def state(self, job: dict, now: float) -> str:
+        """The job's state now; starts result processing (in a thread) when the job falls due."""
+        if job["final"]:
+            return job["final"]["state"]
+        forced = job["forced_state"]
+        if forced in ("PENDING", "RUNNING"):
+            return forced
+        if job["marker"] == fake_model.STUCK_PENDING:
+            return "PENDING"
+        elapsed = now - job["create_time"]
+        if forced != "SUCCEEDED":
+            if elapsed < job["pending_seconds"]:
+                return "PENDING"
+            if elapsed < job["pending_seconds"] + job["running_seconds"]:
+                return "RUNNING"
+        if job["marker"] == fake_model.EXPIRE_JOB:
+            self._finalize(job, "EXPIRED", now, stats=self._progress_stats(job, now), output=None, error=None)
+            return "EXPIRED"
+        with self.lock:
+            if job["id"] not in self._processing and not job["final"]:
+                self._processing.add(job["id"])
+                threading.Thread(target=self._process, args=(job,), daemon=True).start()
+        return job["final"]["state"] if job["final"] else "RUNNING"
+
+    def _progress_stats(self, job: dict, now: float) -> dict:
+        total = job["request_count"]
+        run_start = job["create_time"] + job["pending_seconds"]
+        frac = 0.0
+        if job["running_seconds"] > 0 and now > run_start:
+            frac = min(0.99, (now - run_start) / job["running_seconds"])
+        done = int(total * frac)
+        return {"requestCount": total, "successfulRequestCount": done, "failedRequestCount": 0,
+                "pendingRequestCount": total - done}
+
+    def stats(self, job: dict, now: float) -> dict:
+        if job["final"]:
+            return job["final"]["stats"]
+        if self.state(job, now) == "PENDING":
+            total = job["request_count"]
+            return {"requestCount": total, "pendingRequestCount": total}
+        return self._progress_stats(job, now)
+
+    # ---------------------------------------------------------------- processing
+    def _process(self, job: dict) -> None:
+        try:
+            if "file_id" in job["source"]:
+                stats, output = self._process_file(job)
+            else:
+                stats, output = self._process_inline(job)
+            now = time.time()
+            with self.lock:
+                if job["final"] or job["id"] not in self.jobs:
+                    return  # cancelled or deleted meanwhile
+                if job["marker"] == fake_model.FAIL_JOB:
+                    error = {"code": 13, "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
+                    self._finalize(job, "FAILED", now, stats=stats, output=None, error=error)
+                else:
+                    self._finalize(job, "SUCCEEDED", now, stats=stats, output=output, error=None)
+        finally:
+            self._processing.discard(job["id"])
+
+    def _answer(self, job: dict, request: Any, where: str) -> dict:
+        """{"response": ...} or {"error": ...} for one request."""
+        try:
+            if job["kind"] == EMBED:
+                checked = check_embed_request(request, where)
+                response = fake_model.embed(job["model"], checked)
+            else:
+                checked = check_generate_request(request, where)
+                response = fake_model.generate(job["model"], checked)
+        except WireError as exc:
+            return {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}}
+        if fake_model.FAIL_REQUEST in "\n".join(texts_of(checked)):
+            return {"error": fake_model.request_error(fake_model.FAIL_REQUEST, self.object_error_details)}
+        return {"response": response}
+
+    def _process_inline(self, job: dict) -> tuple[dict, dict]:
+        results = []
+        ok = failed = 0
+        for i, item in enumerate(job["source"]["requests"]):
+            answer = self._answer(job, item.get("request"), f"requests[{i}].request")
+            if "metadata" in item:
+                answer["metadata"] = item["metadata"]
+            ok += "response" in answer
+            failed += "error" in answer
+            results.append(answer)
+        stats = {"requestCount": len(results), "successfulRequestCount": ok, "failedRequestCount": failed}
+        return stats, {"inlinedResponses": {"inlinedResponses": results}}
+
+    def _process_file(self, job: dict) -> tuple[dict, dict]:
+        out_id = f"batch-{job['id']}"
+        ok = failed = total = 0
+        src = self.file_data_path(job["source"]["file_id"])
+        dst = self.file_data_path(out_id)
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            block: list[bytes] = []
+            for lineno, raw in enumerate(fin, start=1):
+                if not raw.strip():
+                    continue
+                total += 1
+                answer = self._answer_line(job, raw, lineno)
+                ok += "response" in answer
+                failed += "error" in answer
+                block.append(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+                if len(block) >= SHUFFLE_BLOCK:
+                    fout.writelines(reversed(block))
+                    block.clear()
+            fout.writelines(reversed(block))
+        self._register_file(out_id, f"Batch results of batches/{job['id']}", "application/jsonl",
+                            source="GENERATED", base_url=job["base_url"])
+        stats = {"requestCount": total, "successfulRequestCount": ok, "failedRequestCount": failed}
+        return stats, {"responsesFile": f"files/{out_id}"}
+
+    def _answer_line(self, job: dict, raw: bytes, lineno: int) -> dict:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return {"error": {"code": 400, "message": f"Invalid JSON on line {lineno} of the input file.",
+                              "status": "INVALID_ARGUMENT"}}
+        if not isinstance(obj, dict) or "request" not in obj:
+            return {"key": obj.get("key") if isinstance(obj, dict) else None,
+                    "error": {"code": 400, "message": f"Line {lineno} has no 'request' object.",
+                              "status": "INVALID_ARGUMENT"}}
+        answer = {"key": obj.get("key")}
+        answer.update(self._answer(job, obj["request"], f"line {lineno}.request"))
+        return answer
+
+    def iter_jobs_newest_first(self) -> Iterator[dict]:
+        return iter(sorted(self.jobs.values(), key=lambda j: j["create_time"], reverse=True))
+
+
+def _job_marker(texts) -> str | None:
+    for text in texts:
+        for marker in fake_model.JOB_MARKERS:
+            if marker in text:
+                return marker
+    return None
