@@ -91,6 +91,19 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
 
     api = APIRouter(dependencies=[Depends(require_key)])
 
+    # ------------------------------------------------------------------ models
+    @api.get("/{ver}/models/{model}")
+    async def get_model(ver: str, model: str):
+        require_version(ver)
+        if model in EMBED_MODELS:
+            methods = ["embedContent", "batchEmbedContents", "asyncBatchEmbedContent"]
+        elif model in GENERATE_MODELS:
+            methods = ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]
+        else:
+            raise ApiError(404, "NOT_FOUND", f"models/{model} is not found for API version {ver}.")
+        return {"name": f"models/{model}", "baseModelId": model, "displayName": model,
+                "supportedGenerationMethods": methods}
+
     # ------------------------------------------------------------------ batches
     @api.post("/{ver}/models/{model_call}")
     async def create_batch(ver: str, model_call: str, request: Request):

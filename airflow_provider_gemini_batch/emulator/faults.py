@@ -16,6 +16,7 @@ ROUTES = [
     ("POST", re.compile(r"^/upload/v1(beta)?/files$"), "files.upload"),
     ("POST", re.compile(r"^/v1(beta)?/models/[^/]+:batchGenerateContent$"), "batches.create"),
     ("POST", re.compile(r"^/v1(beta)?/models/[^/]+:asyncBatchEmbedContent$"), "batches.createEmbeddings"),
+    ("GET", re.compile(r"^/v1(beta)?/models/[^/:]+$"), "models.get"),
     ("GET", re.compile(r"^/v1(beta)?/batches$"), "batches.list"),
     ("GET", re.compile(r"^/v1(beta)?/batches/[^/:]+$"), "batches.get"),
     ("POST", re.compile(r"^/v1(beta)?/batches/[^/:]+:cancel$"), "batches.cancel"),

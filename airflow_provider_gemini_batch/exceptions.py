@@ -1,0 +1,92 @@
+"""Typed errors users can catch. Messages keep the server's reason and never carry the API key."""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+
+class GeminiBatchError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+# ---- configuration and auth -------------------------------------------------------------
+class GeminiConnectionError(GeminiBatchError):
+    """The connection is missing or incomplete (no key), named by its id."""
+
+
+class GeminiAuthError(GeminiBatchError):
+    """The server refused the API key (400 API_KEY_INVALID, 401, 403)."""
+
+
+class GeminiUnreachableError(GeminiBatchError):
+    """The base URL could not be reached at all."""
+
+
+# ---- requests ---------------------------------------------------------------------------
+class GeminiRequestError(GeminiBatchError):
+    """Bad input found before any billable call. `location` names the line, key or field."""
+
+    def __init__(self, message: str, location: str | None = None):
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class GeminiModelError(GeminiRequestError):
+    """Unknown model, or a generate request sent to an embeddings model (or the other way)."""
+
+
+class GeminiBatchTooLargeError(GeminiRequestError):
+    """Over the 20 MB inline limit with no way to go as a file, or a file over 2 GB."""
+
+
+# ---- API calls ------------------------------------------------------------------------------
+class GeminiApiError(GeminiBatchError):
+    """The API answered with an error. Keeps the HTTP code, the status and the server's message."""
+
+    def __init__(self, message: str, code: int | None = None, status: str | None = None):
+        self.code = code
+        self.status = status
+        self.status_code = code  # the name common-ai's adapters look for
+        super().__init__(message)
+
+
+class GeminiInvalidRequestError(GeminiApiError):
+    """400 INVALID_ARGUMENT / FAILED_PRECONDITION from the server."""
+
+
+class GeminiNotFoundError(GeminiApiError):
+    """404: the job, file or model does not exist (or was deleted)."""
+
+
+class GeminiTransientError(GeminiApiError):
+    """429 / 5xx / timeouts / dropped connections, still failing after the retry budget."""
+
+
+# ---- job outcomes ------------------------------------------------------------------------------
+class GeminiJobError(GeminiBatchError):
+    """A job ended in a state the task must not treat as success."""
+
+    def __init__(self, message: str, job_name: str | None = None, state: str | None = None):
+        self.job_name = job_name
+        self.state = state
+        super().__init__(message)
+
+
+class GeminiJobFailedError(GeminiJobError):
+    pass
+
+
+class GeminiJobExpiredError(GeminiJobError):
+    pass
+
+
+class GeminiJobCancelledError(GeminiJobError):
+    pass
+
+
+class GeminiJobTimeoutError(GeminiJobError):
+    """Our own deadline passed before the job finished."""
+
+
+class GeminiPartialFailureError(GeminiJobError):
+    """More per-request failures than the task's threshold allows."""

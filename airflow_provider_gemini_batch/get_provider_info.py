@@ -1,0 +1,59 @@
+"""Provider metadata Airflow reads through the `apache_airflow_provider` entry point."""
+
+from __future__ import annotations
+
+from . import __version__
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-provider-gemini-batch",
+        "name": "Gemini Batch",
+        "description": "Submit, wait for (deferred) and fetch Gemini Batch API jobs: generate content and embeddings "
+                       "at batch prices, submitted exactly once, results streamed.",
+        "versions": [__version__],
+        "integrations": [{
+            "integration-name": "Gemini Batch API",
+            "external-doc-url": "https://ai.google.dev/gemini-api/docs/batch-mode",
+            "tags": ["ai"],
+        }],
+        "hooks": [{"integration-name": "Gemini Batch API",
+                   "python-modules": ["airflow_provider_gemini_batch.hooks.gemini_batch",
+                                      "airflow_provider_gemini_batch.hooks.gemini_batch_async"]}],
+        "operators": [{"integration-name": "Gemini Batch API",
+                       "python-modules": ["airflow_provider_gemini_batch.operators.batch"]}],
+        "sensors": [{"integration-name": "Gemini Batch API",
+                     "python-modules": ["airflow_provider_gemini_batch.sensors.batch"]}],
+        "triggers": [{"integration-name": "Gemini Batch API",
+                      "python-modules": ["airflow_provider_gemini_batch.triggers.batch"]}],
+        "connection-types": [{
+            "connection-type": "gemini",
+            "hook-class-name": "airflow_provider_gemini_batch.hooks.gemini_batch.GeminiBatchHook",
+            "hook-name": "Gemini Batch",
+            "ui-field-behaviour": {
+                "hidden-fields": ["schema", "login", "port"],
+                "relabeling": {"host": "Base URL (optional)", "password": "API key"},
+                "placeholders": {
+                    "host": "https://generativelanguage.googleapis.com (leave empty) or http://127.0.0.1:8000 for the emulator",
+                    "password": "Gemini API key",
+                },
+            },
+            "conn-fields": {
+                "api_version": {
+                    "label": "API version",
+                    "description": "Gemini API version path segment; v1beta is what the Batch guide uses.",
+                    "schema": {"type": ["string", "null"], "default": "v1beta", "enum": ["v1beta", "v1", None]},
+                },
+                "timeout_seconds": {
+                    "label": "Request timeout (seconds)",
+                    "description": "Timeout of each HTTP call (not of the batch job).",
+                    "schema": {"type": ["number", "null"], "default": 60},
+                },
+                "max_retries": {
+                    "label": "Retries for transient errors",
+                    "description": "How often a 429/5xx/timeout/dropped connection is retried, with exponential backoff.",
+                    "schema": {"type": ["integer", "null"], "default": 5},
+                },
+            },
+        }],
+    }

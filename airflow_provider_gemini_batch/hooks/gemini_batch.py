@@ -1,0 +1,485 @@
+"""GeminiBatchHook: auth, jobs and streamed files for workers (sync). The trigger uses the async hook."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
+
+import httpx
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt
+
+from airflow.sdk import BaseHook
+
+from ..exceptions import (
+    GeminiBatchError,
+    GeminiConnectionError,
+    GeminiModelError,
+    GeminiNotFoundError,
+    GeminiRequestError,
+    GeminiTransientError,
+    GeminiUnreachableError,
+)
+from ..retry_policy import backoff, redact
+from ..settings import GeminiSettings, resolve_settings
+from ..states import JobSnapshot, parse_job
+from .errors import error_from_sdk, error_from_status, transport_error
+
+T = TypeVar("T")
+UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # the API's upload granularity
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+JSONL_MIME = "application/jsonl"
+
+
+def check_job_name(name: str) -> str:
+    if not isinstance(name, str) or not name.startswith("batches/") or len(name) <= len("batches/") or "/" in name[8:]:
+        raise GeminiRequestError(f"{name!r} is not a batch job name: expected 'batches/<id>'", location="job_name")
+    return name
+
+
+def check_file_name(name: str) -> str:
+    if not isinstance(name, str) or not name.startswith("files/") or len(name) <= len("files/"):
+        raise GeminiRequestError(f"{name!r} is not a file name: expected 'files/<id>'", location="file_name")
+    return name
+
+
+def is_embedding_model(model: str) -> bool:
+    return "embedding" in model
+
+
+def model_path(model: str) -> str:
+    model = model.strip()
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+def new_display_name() -> str:
+    return f"airflow-gemini-batch-{uuid.uuid4().hex}"
+
+
+class GeminiBatchHook(BaseHook):
+    """
+    Talks to the Gemini Developer API's Batch and File services.
+
+    :param gemini_conn_id: connection of type ``gemini``: password = API key, host = optional base
+        URL (emulator or proxy), extras ``api_version`` (default ``v1beta``), ``timeout_seconds``,
+        ``max_retries``, ``retry_max_wait_seconds``.
+    """
+
+    conn_name_attr = "gemini_conn_id"
+    default_conn_name = "gemini_default"
+    conn_type = "gemini"
+    hook_name = "Gemini Batch"
+
+    def __init__(self, gemini_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gemini_conn_id = gemini_conn_id
+
+    def __repr__(self) -> str:
+        return f"GeminiBatchHook(gemini_conn_id={self.gemini_conn_id!r})"
+
+    # ------------------------------------------------------------------ settings and clients
+    @cached_property
+    def settings(self) -> GeminiSettings:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = self.get_connection(self.gemini_conn_id)
+        except AirflowNotFoundException:
+            conn = None
+        return resolve_settings(conn, self.gemini_conn_id, os.environ)
+
+    @cached_property
+    def sdk_client(self):
+        """The google-genai client, for callers who want the SDK's typed objects."""
+        from google import genai
+        from google.genai import types
+
+        s = self.settings
+        return genai.Client(api_key=s.api_key, http_options=types.HttpOptions(
+            base_url=s.base_url, api_version=s.api_version, timeout=int(s.timeout_seconds * 1000)))
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        s = self.settings
+        return httpx.Client(headers={"x-goog-api-key": s.api_key}, timeout=httpx.Timeout(s.timeout_seconds),
+                            follow_redirects=True)
+
+    @cached_property
+    def upload_http(self) -> httpx.Client:
+        """Upload chunks go without the key: the upload id in the URL authorises them."""
+        return httpx.Client(timeout=httpx.Timeout(self.settings.timeout_seconds))
+
+    def close(self) -> None:
+        for name in ("http", "upload_http"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).close()
+
+    # ------------------------------------------------------------------ one call, errors typed
+    def _secret(self) -> str | None:
+        try:
+            return self.settings.api_key
+        except GeminiBatchError:
+            return None
+
+    def _send(self, method: str, url: str, what: str, client: httpx.Client | None = None,
+              **kwargs: Any) -> httpx.Response:
+        try:
+            response = (client or self.http).request(method, url, **kwargs)
+        except httpx.ConnectError as exc:
+            raise GeminiUnreachableError(redact(
+                f"{what} failed: cannot reach {self.settings.base_url} ({exc})", self._secret())) from None
+        except httpx.TransportError as exc:
+            raise transport_error(exc, what, self._secret()) from None
+        if response.status_code != 200:
+            raise error_from_status(response.status_code, response.content, what, self._secret())
+        return response
+
+    def _retrying(self, fn: Callable[[], T], what: str, attempts: int | None = None) -> T:
+        """Retry transient failures (429, 5xx, timeouts, dropped or refused connections) only."""
+        s = self.settings
+        retryer = Retrying(
+            retry=retry_if_exception_type((GeminiTransientError, GeminiUnreachableError)),
+            stop=stop_after_attempt((attempts if attempts is not None else s.max_retries) + 1),
+            wait=backoff(s.retry_max_wait_seconds),
+            before_sleep=lambda rs: self.log.warning(
+                "%s: transient failure (attempt %d), retrying: %s", what, rs.attempt_number, rs.outcome.exception()),
+            reraise=False,
+        )
+        try:
+            return retryer(fn)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise type(last)(f"{last} (gave up after {exc.last_attempt.attempt_number} attempts)") from None
+
+    def _json(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
+        return self._retrying(lambda: self._send(method, self.settings.url(path), what, **kwargs).json(), what)
+
+    def _sdk(self, fn: Callable[[], T], what: str) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except (GeminiBatchError, ValueError):
+                raise
+            except httpx.ConnectError as exc:
+                raise GeminiUnreachableError(redact(f"{what} failed: {exc}", self._secret())) from None
+            except httpx.TransportError as exc:
+                raise transport_error(exc, what, self._secret()) from None
+            except Exception as exc:
+                typed = error_from_sdk(exc, what, self._secret())
+                if typed is None:
+                    raise
+                raise typed from None
+        return self._retrying(attempt, what)
+
+    # ------------------------------------------------------------------ connection test
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self._send("GET", self.settings.url("batches"), "Listing batch jobs", params={"pageSize": 1})
+        except GeminiBatchError as exc:
+            return False, str(exc)
+        except Exception as exc:  # test_connection reports, it never raises
+            return False, redact(f"{type(exc).__name__}: {exc}", self._secret())
+        s = self.settings
+        return True, f"Connected to {s.base_url} ({s.api_version}); the API key was accepted."
+
+    # ------------------------------------------------------------------ models
+    def check_model(self, model: str, embeddings: bool) -> str:
+        """Refuse an unknown model, or the wrong kind, before anything billable happens."""
+        path = model_path(model)
+        if embeddings != is_embedding_model(path):
+            if embeddings:
+                raise GeminiModelError(f"{path} is not an embeddings model: use a generate operator, or an "
+                                       "embeddings model such as gemini-embedding-001", location="model")
+            raise GeminiModelError(f"{path} is an embeddings model: use GeminiBatchEmbedOperator "
+                                   "(batches.create_embeddings) for it, or a generate model such as gemini-2.5-flash",
+                                   location="model")
+        try:
+            self._json("GET", path, f"Looking up model {path}")
+        except GeminiNotFoundError as exc:
+            raise GeminiModelError(f"unknown model {path}: {exc}", location="model") from None
+        return path
+
+    # ------------------------------------------------------------------ jobs
+    def create_batch(self, model: str, *, embeddings: bool = False, requests: list[dict] | None = None,
+                     file_name: str | None = None, display_name: str | None = None) -> dict:
+        """
+        Create a batch job from REST-form inline requests (``[{"request": ..., "metadata": {"key": ...}}]``)
+        or an uploaded ``files/...`` name. Returns the raw Operation.
+
+        Creation is not idempotent, so it is never retried blindly: after a failure that may have
+        reached the server, the job is looked up by its display name first.
+        """
+        if (requests is None) == (file_name is None):
+            raise GeminiRequestError("give exactly one of requests or file_name", location="source")
+        display_name = display_name or new_display_name()
+        method = "asyncBatchEmbedContent" if embeddings else "batchGenerateContent"
+        if file_name is not None:
+            check_file_name(file_name)
+            input_config = {"file_name" if embeddings else "fileName": file_name}
+        else:
+            input_config = {"requests": {"requests": requests}}
+        body = {"batch": {"displayName": display_name, "inputConfig": input_config}}
+        url = self.settings.url(f"{model_path(model)}:{method}")
+        what = f"Creating batch job {display_name!r}"
+
+        def attempt() -> dict:
+            try:
+                return self._send("POST", url, what, json=body).json()
+            except (GeminiTransientError, GeminiUnreachableError):
+                existing = self.find_jobs(display_name=display_name)
+                if existing:
+                    self.log.warning("%s: the reply was lost but the job exists (%s); using it, not creating another",
+                                     what, existing[0].name)
+                    return self.get_job_raw(existing[0].name)
+                raise
+
+        return self._retrying(attempt, what)
+
+    def get_job(self, name: str):
+        """The SDK's BatchJob (no batchStats, no job error on the Gemini API: see get_snapshot)."""
+        check_job_name(name)
+        return self._sdk(lambda: self.sdk_client.batches.get(name=name), f"Getting {name}")
+
+    def get_job_raw(self, name: str) -> dict:
+        check_job_name(name)
+        return self._json("GET", name, f"Getting {name}")
+
+    def get_snapshot(self, name: str) -> JobSnapshot:
+        return parse_job(self.get_job_raw(name))
+
+    def iter_jobs_raw(self, page_size: int = 100) -> Iterator[dict]:
+        token = None
+        while True:
+            params: dict[str, Any] = {"pageSize": page_size}
+            if token:
+                params["pageToken"] = token
+            page = self._json("GET", "batches", "Listing batch jobs", params=params)
+            yield from page.get("operations") or []
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def find_jobs(self, *, display_name: str | None = None, display_name_prefix: str | None = None,
+                  states: Iterable[str] | None = None, limit: int | None = None) -> list[JobSnapshot]:
+        """Jobs by exact display name, display-name prefix and/or states (any spelling), newest first."""
+        from ..states import normalize_state
+
+        wanted = {normalize_state(s) for s in states} if states else None
+        found: list[JobSnapshot] = []
+        for raw in self.iter_jobs_raw():
+            snap = parse_job(raw)
+            if display_name is not None and snap.display_name != display_name:
+                continue
+            if display_name_prefix is not None and not snap.display_name.startswith(display_name_prefix):
+                continue
+            if wanted is not None and snap.state not in wanted:
+                continue
+            found.append(snap)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def cancel_job(self, name: str) -> None:
+        check_job_name(name)
+        self._json("POST", f"{name}:cancel", f"Cancelling {name}", json={})
+
+    def delete_job(self, name: str, missing_ok: bool = True) -> bool:
+        """Delete a job. Returns False when it was already gone (and missing_ok)."""
+        check_job_name(name)
+        try:
+            self._json("DELETE", name, f"Deleting {name}")
+        except GeminiNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
+
+    # ------------------------------------------------------------------ files
+    def upload_file(self, source: Any, *, display_name: str | None = None, mime_type: str | None = None) -> dict:
+        """
+        Upload a local path, an ObjectStoragePath, a binary file object or an iterable of bytes,
+        streamed in 8 MiB chunks with the resumable protocol. A chunk that fails transiently is
+        resumed from the offset the server reports, not restarted. Returns the File resource.
+        """
+        with _opened(source) as (fh, size, name):
+            mime = mime_type or _guess_mime(name)
+            display_name = display_name or (Path(name).name if name else None)
+            what = f"Uploading {display_name or 'a file'} ({size} bytes)"
+            start = self._retrying(lambda: self._send(
+                "POST", f"{self.settings.base_url}/upload/{self.settings.api_version}/files", what,
+                headers={"X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start",
+                         "X-Goog-Upload-Header-Content-Length": str(size),
+                         "X-Goog-Upload-Header-Content-Type": mime},
+                json={"file": {"display_name": display_name, "mime_type": mime, "size_bytes": size}}), what)
+            upload_url = start.headers.get("x-goog-upload-url")
+            if not upload_url:
+                raise GeminiBatchError(f"{what}: the server returned no X-Goog-Upload-URL")
+            return self._upload_chunks(fh, size, upload_url, what)
+
+    def _upload_chunks(self, fh: BinaryIO, size: int, upload_url: str, what: str) -> dict:
+        offset = 0
+        failures = 0
+        while True:
+            fh.seek(offset)
+            chunk = fh.read(UPLOAD_CHUNK_BYTES)
+            last = offset + len(chunk) >= size
+            command = "upload, finalize" if last else "upload"
+            try:
+                reply = self._send("POST", upload_url, what, client=self.upload_http, content=chunk, headers={
+                    "X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)})
+            except (GeminiTransientError, GeminiUnreachableError) as exc:
+                failures += 1
+                if failures > self.settings.max_retries:
+                    raise type(exc)(f"{exc} (gave up after {failures} attempts)") from None
+                time.sleep(min(self.settings.retry_max_wait_seconds, 0.5 * 2 ** failures))
+                offset = self._received(upload_url, what)
+                self.log.warning("%s: chunk failed (%s); resuming at byte %d", what, exc, offset)
+                continue
+            offset += len(chunk)
+            if last:
+                return reply.json()["file"]
+
+    def _received(self, upload_url: str, what: str) -> int:
+        reply = self._retrying(lambda: self._send("POST", upload_url, what, client=self.upload_http,
+                                                  headers={"X-Goog-Upload-Command": "query"}), what)
+        return int(reply.headers.get("x-goog-upload-size-received", 0))
+
+    def get_file(self, name: str) -> dict:
+        return self._json("GET", check_file_name(name), f"Getting {name}")
+
+    def iter_files(self, page_size: int = 100) -> Iterator[dict]:
+        token = None
+        while True:
+            params: dict[str, Any] = {"pageSize": page_size}
+            if token:
+                params["pageToken"] = token
+            page = self._json("GET", "files", "Listing files", params=params)
+            yield from page.get("files") or []
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def delete_file(self, name: str, missing_ok: bool = True) -> bool:
+        try:
+            self._json("DELETE", check_file_name(name), f"Deleting {name}")
+        except GeminiNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
+
+    @contextmanager
+    def open_download(self, name: str) -> Iterator[httpx.Response]:
+        """A streaming reply for a file's bytes; read it with iter_bytes / iter_lines."""
+        check_file_name(name)
+        what = f"Downloading {name}"
+        url = self.settings.url(f"{name}:download")
+
+        def start() -> httpx.Response:
+            try:
+                reply = self.http.send(self.http.build_request("GET", url, params={"alt": "media"}), stream=True)
+            except httpx.ConnectError as exc:
+                raise GeminiUnreachableError(redact(f"{what} failed: {exc}", self._secret())) from None
+            except httpx.TransportError as exc:
+                raise transport_error(exc, what, self._secret()) from None
+            if reply.status_code != 200:
+                body = reply.read()
+                reply.close()
+                raise error_from_status(reply.status_code, body, what, self._secret())
+            return reply
+
+        reply = self._retrying(start, what)
+        try:
+            yield reply
+        finally:
+            reply.close()
+
+    def download_file(self, name: str, destination: Any) -> int:
+        """Stream a file to a local path, an ObjectStoragePath or a writable binary object, in
+        constant memory. A transfer cut mid-way is restarted from the beginning. Returns bytes written."""
+        what = f"Downloading {name}"
+
+        def attempt() -> int:
+            written = 0
+            with self.open_download(name) as reply, _writable(destination) as out:
+                try:
+                    for chunk in reply.iter_bytes(DOWNLOAD_CHUNK_BYTES):
+                        out.write(chunk)
+                        written += len(chunk)
+                except httpx.TransportError as exc:
+                    raise transport_error(exc, what, self._secret()) from None
+            return written
+
+        return self._retrying(attempt, what)
+
+
+# ---------------------------------------------------------------------- sources and sinks
+def _guess_mime(name: str | None) -> str:
+    if name and name.endswith((".jsonl", ".ndjson")):
+        return JSONL_MIME
+    guessed = mimetypes.guess_type(name or "")[0] if name else None
+    return guessed or JSONL_MIME
+
+
+@contextmanager
+def _opened(source: Any) -> Iterator[tuple[BinaryIO, int, str | None]]:
+    """(seekable binary file, size, name) for anything upload_file accepts."""
+    if isinstance(source, (str, os.PathLike)) and not hasattr(source, "open"):
+        source = Path(source)
+    if hasattr(source, "open") and hasattr(source, "stat"):  # pathlib.Path or ObjectStoragePath
+        with source.open("rb") as fh:
+            stat = source.stat()
+            size = getattr(stat, "st_size", None)
+            size = stat["size"] if size is None else size
+            yield fh, int(size), str(source)
+        return
+    if isinstance(source, io.IOBase) or hasattr(source, "read"):
+        pos = source.tell()
+        source.seek(0, os.SEEK_END)
+        size = source.tell() - pos
+        source.seek(pos)
+        yield _Offset(source, pos), size, getattr(source, "name", None)
+        return
+    # An iterable of bytes: spool to disk so the upload can resume, memory stays flat.
+    with tempfile.TemporaryFile() as spool:
+        for piece in source:
+            spool.write(piece)
+        size = spool.tell()
+        spool.seek(0)
+        yield spool, size, None
+
+
+class _Offset:
+    """A file object seen from `base` on, so seek(0) means where the caller's stream started."""
+
+    def __init__(self, fh: BinaryIO, base: int):
+        self.fh, self.base = fh, base
+
+    def seek(self, offset: int) -> None:
+        self.fh.seek(self.base + offset)
+
+    def read(self, n: int) -> bytes:
+        return self.fh.read(n)
+
+
+@contextmanager
+def _writable(destination: Any) -> Iterator[BinaryIO]:
+    if hasattr(destination, "write"):
+        if hasattr(destination, "seek") and hasattr(destination, "truncate"):
+            destination.seek(0)
+            destination.truncate()
+        yield destination
+        return
+    if isinstance(destination, (str, os.PathLike)) and not hasattr(destination, "open"):
+        destination = Path(destination)
+    if isinstance(destination, Path):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as out:
+        yield out

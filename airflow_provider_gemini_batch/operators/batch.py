@@ -1,0 +1,445 @@
+"""Operators: submit (generate / embeddings) exactly once and wait deferred, fetch results, cancel, delete, list."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from airflow.sdk import BaseOperator
+
+from ..batch_requests import KeySet, check_file_size, iter_jsonl, iter_keyed, plan_inline
+from ..batch_results import ResultTally, iter_file_records, iter_inline_records
+from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
+from ..exceptions import GeminiBatchError, GeminiNotFoundError, GeminiRequestError
+from ..hooks.gemini_batch import GeminiBatchHook, check_job_name
+from ..states import JobSnapshot, Outcome, parse_job
+from ..triggers.batch import GeminiBatchJobTrigger
+
+STORE_KEY = "gemini_batch_submission"
+DISPLAY_NAME_LIMIT = 128
+DEFAULT_TIMEOUT = timedelta(hours=48)
+
+
+def _default_deferrable() -> bool:
+    """Deferrable unless told otherwise: holding a worker slot for a 24-hour wait is the thing users
+    come to us to avoid. Airflow's own `[operators] default_deferrable` defaults to False, so it can only
+    switch us off through an explicit GEMINI_BATCH_DEFERRABLE=false or the operator argument."""
+    import os
+
+    return os.environ.get("GEMINI_BATCH_DEFERRABLE", "true").lower() not in ("0", "false", "no", "off")
+
+
+def _seconds(value: timedelta | float | int | None) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
+    """Deterministic per logical task instance (never per try), readable, and short enough for the API."""
+    digest = hashlib.sha256(f"{dag_id}\x1f{task_id}\x1f{run_id}\x1f{map_index}".encode()).hexdigest()[:12]
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{dag_id}.{task_id}")
+    suffix = f"-{map_index}" if map_index is not None and map_index >= 0 else ""
+    head = f"airflow-{readable}"[: DISPLAY_NAME_LIMIT - len(suffix) - 20]
+    return f"{head}{suffix}-{digest}"
+
+
+def _submission_number(display_name: str, base: str) -> int:
+    rest = display_name[len(base):]
+    return int(rest[2:]) if rest.startswith("-s") and rest[2:].isdigit() else 1
+
+
+def _open_path(path: Any):
+    """A local path or any ObjectStoragePath URI (s3://, gs://, file://, memory://)."""
+    if hasattr(path, "open"):
+        return path
+    text = str(path)
+    if "://" in text:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(text)
+    return Path(text)
+
+
+class GeminiBatchSubmitOperator(BaseOperator):
+    """
+    Submit a Gemini batch job exactly once per task instance, wait for it without holding a worker
+    slot, judge per-request failures, and optionally stream the results to ``results_path``.
+
+    :param model: e.g. ``gemini-2.5-flash``.
+    :param requests: a list of prompts, GenerateContentRequest dicts (SDK or REST spelling) or
+        ``{"key": ..., "request": ...}`` records. Goes inline under 20 MB, otherwise as an uploaded JSONL.
+    :param input_file: instead of ``requests``: a JSONL path or URI (local, s3://, gs://, ...), validated
+        line by line and uploaded, or an already uploaded ``files/...`` name (used as is).
+    :param display_name: job display name; default: deterministic from dag/task/run/map index, which is
+        how a retry finds a job whose creation it did not see.
+    :param wait_for_completion: wait for a terminal state (default True); False returns right after submit.
+    :param deferrable: wait in the triggerer (default True; env GEMINI_BATCH_DEFERRABLE=false flips it).
+    :param poll_interval: seconds between polls.
+    :param timeout: wall-clock limit from submission (default 48 h); fixed at submit, kept across restarts.
+    :param cancel_on_timeout: cancel the remote job when the timeout passes (default True).
+    :param cancel_on_kill: cancel the remote job when the task is killed (default True).
+    :param max_failed_requests: per-request failures tolerated (count). With neither this nor
+        ``max_failed_ratio`` set, any failed request fails the task (after results are written).
+    :param max_failed_ratio: per-request failures tolerated (fraction of requests).
+    :param results_path: where to stream one JSONL record per request (local path or object storage URI).
+    :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
+    """
+
+    template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
+                                      "gemini_conn_id")
+    template_fields_renderers = {"requests": "json"}
+    ui_color = "#e8f0fe"
+    embeddings = False
+
+    def __init__(self, *, model: str, requests: Any = None, input_file: Any = None,
+                 display_name: str | None = None, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
+                 wait_for_completion: bool = True, deferrable: bool | None = None, poll_interval: float = 30.0,
+                 timeout: timedelta | float | None = DEFAULT_TIMEOUT, cancel_on_timeout: bool = True,
+                 cancel_on_kill: bool = True, max_failed_requests: int | None = None,
+                 max_failed_ratio: float | None = None, results_path: str | None = None,
+                 max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.requests = requests
+        self.input_file = input_file
+        self.display_name = display_name
+        self.gemini_conn_id = gemini_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+        self.job_timeout = timeout
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.max_failed_requests = max_failed_requests
+        self.max_failed_ratio = max_failed_ratio
+        self.results_path = results_path
+        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self._job_name: str | None = None
+
+    @property
+    def hook(self) -> GeminiBatchHook:
+        if getattr(self, "_hook", None) is None:
+            self._hook = GeminiBatchHook(self.gemini_conn_id)
+        return self._hook
+
+    # ------------------------------------------------------------------ execute
+    def execute(self, context: Any) -> Any:
+        if (self.requests is None) == (self.input_file is None):
+            raise GeminiRequestError("give exactly one of requests= or input_file=", location="operator")
+        ti = context["ti"]
+        base = self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+        store = context.get("task_state_store")
+        record = _store_get(store)
+        existing = self._find_existing(record, base, ti.try_number)
+        submission = 1
+        if existing is not None:
+            outcome = existing.outcome
+            if outcome is Outcome.WAITING or outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL):
+                self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
+                              existing.name, existing.state)
+                deadline = (record or {}).get("deadline") or self._deadline()
+                _store_set(store, {"job_name": existing.name, "display_name": existing.display_name,
+                                   "deadline": deadline})
+                return self._after_submit(context, existing.name, deadline)
+            submission = _submission_number(existing.display_name, base) + 1
+            self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
+                             existing.name, existing.state, submission)
+        display_name = base if submission == 1 else f"{base}-s{submission}"
+
+        source = self._prepare_source(display_name)  # validates everything: nothing billable yet
+        _store_set(store, {"display_name": display_name})  # intent: a crash from here on is found by name
+        operation = self.hook.create_batch(self.model, embeddings=self.embeddings, display_name=display_name,
+                                           **source)
+        job_name = operation["name"]
+        deadline = self._deadline()
+        _store_set(store, {"job_name": job_name, "display_name": display_name, "deadline": deadline})
+        self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
+        return self._after_submit(context, job_name, deadline)
+
+    def _deadline(self) -> float | None:
+        seconds = _seconds(self.job_timeout)
+        return None if seconds is None else time.time() + seconds
+
+    def _find_existing(self, record: dict | None, base: str, try_number: int) -> JobSnapshot | None:
+        if record and record.get("job_name"):
+            try:
+                return self.hook.get_snapshot(record["job_name"])
+            except GeminiNotFoundError:
+                self.log.warning("Recorded job %s no longer exists; looking for others.", record["job_name"])
+        if (record and record.get("display_name")) or try_number > 1:
+            found = self.hook.find_jobs(display_name_prefix=base)
+            found = [j for j in found if j.display_name == base or j.display_name.startswith(base + "-s")]
+            if found:
+                return found[0]
+        return None
+
+    def _prepare_source(self, display_name: str) -> dict:
+        self.hook.check_model(self.model, embeddings=self.embeddings)
+        if self.input_file is not None and str(self.input_file).startswith("files/"):
+            return {"file_name": str(self.input_file)}
+        if self.requests is not None:
+            records = list(iter_keyed(self.requests, embeddings=self.embeddings))
+            if plan_inline(records):
+                self.log.info("Sending %d requests inline.", len(records))
+                return {"requests": [r.inline() for r in records]}
+            self.log.info("%d requests are over the inline limit: sending them as a file.", len(records))
+            return {"file_name": self._upload(iter(records), display_name, "requests")}
+        path = _open_path(self.input_file)
+        with path.open("rb") as fh:
+            return {"file_name": self._upload(iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings),
+                                              display_name, str(self.input_file))}
+
+    def _upload(self, records: Iterator, display_name: str, where: str) -> str:
+        """Write the normalised JSONL to a temp file (validating as it streams), then upload it."""
+        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as tmp:
+            try:
+                count = 0
+                for record in records:
+                    tmp.write(record.jsonl())
+                    count += 1
+                tmp.flush()
+                check_file_size(tmp.tell(), where)
+                meta = self.hook.upload_file(Path(tmp.name), display_name=f"{display_name}-input",
+                                             mime_type="application/jsonl")
+            finally:
+                tmp.close()
+                os.unlink(tmp.name)
+        self.log.info("Uploaded %d validated requests as %s (%s bytes).", count, meta["name"], meta.get("sizeBytes"))
+        return meta["name"]
+
+    def _after_submit(self, context: Any, job_name: str, deadline: float | None) -> Any:
+        self._job_name = job_name
+        context["ti"].xcom_push(key="job_name", value=job_name)
+        if not self.wait_for_completion:
+            return {"job_name": job_name, "state": None, "waited": False}
+        if self.deferrable:
+            backstop = None if deadline is None else timedelta(seconds=max(60.0, deadline - time.time() + 3600))
+            self.defer(
+                trigger=GeminiBatchJobTrigger(
+                    job_name=job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poll_interval,
+                    deadline=deadline, cancel_on_timeout=self.cancel_on_timeout, cancel_on_kill=self.cancel_on_kill,
+                    max_consecutive_errors=self.max_consecutive_poll_errors),
+                method_name="execute_complete",
+                timeout=backstop,
+            )
+        return self._finish(context, poll_until_done(self.hook, job_name, self.poll_interval, deadline,
+                                                     self.cancel_on_timeout, self.log))
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        return self._finish(context, event)
+
+    def _finish(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        job_name = event.get("job_name")
+        self._job_name = job_name
+        summary: dict[str, Any] = {"job_name": job_name, "state": event.get("state"),
+                                   "display_name": event.get("display_name"), "model": event.get("model"),
+                                   "counts": event.get("counts")}
+        outcome_ok = event.get("status") == STATUS_TERMINAL and event.get("state") in (
+            "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED")
+        if outcome_ok and self.results_path:
+            # Results are written before the failure threshold is judged: nothing is lost either way.
+            summary["results"] = write_results(self.hook, job_name, self.results_path, self.log)
+        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+        self.log.info("%s: %s", job_name, verdict)
+        return summary
+
+    def on_kill(self) -> None:
+        """Worker-side kill while polling in the worker (non-deferrable mode)."""
+        if self.cancel_on_kill and self._job_name:
+            try:
+                self.hook.cancel_job(self._job_name)
+                self.log.info("Task killed: cancelled %s.", self._job_name)
+            except GeminiBatchError as exc:
+                self.log.warning("Task killed: cancelling %s failed: %s", self._job_name, exc)
+
+
+class GeminiBatchEmbedOperator(GeminiBatchSubmitOperator):
+    """Like GeminiBatchSubmitOperator, for an embeddings batch (``batches.create_embeddings``).
+
+    ``requests`` are texts, ``{"content": ..., "task_type": ..., "output_dimensionality": ...}`` dicts or
+    ``{"key": ..., "request": ...}`` records; results carry ``embedding`` vectors."""
+
+    embeddings = True
+
+    def __init__(self, *, model: str = "gemini-embedding-001", **kwargs: Any) -> None:
+        super().__init__(model=model, **kwargs)
+
+
+# ---------------------------------------------------------------------- the in-worker wait driver
+def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, deadline: float | None,
+                    cancel_on_timeout: bool, log: Any) -> dict[str, Any]:
+    """The non-deferrable driver: the same event the trigger yields, produced by polling in the worker."""
+    last = None
+    while True:
+        if deadline is not None and time.time() >= deadline:
+            reason = f"deadline passed before {job_name} finished"
+            if cancel_on_timeout:
+                try:
+                    hook.cancel_job(job_name)
+                    reason += "; the remote job was cancelled"
+                except GeminiBatchError as exc:
+                    reason += f"; cancelling the remote job failed: {exc}"
+            return build_event(STATUS_TIMEOUT, job_name, reason, last)
+        try:
+            last = hook.get_snapshot(job_name)
+        except GeminiBatchError as exc:
+            return build_event(STATUS_ERROR, job_name, str(exc), last)
+        log.info("%s", last.describe())
+        if last.is_terminal:
+            return build_event(STATUS_TERMINAL, job_name, f"job ended {last.state}", last)
+        wait = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.time()))
+        time.sleep(wait)
+
+
+# ---------------------------------------------------------------------- results
+def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any, log: Any) -> dict[str, Any]:
+    """Stream every result of a finished job into one JSONL of records at results_path, constant memory
+    for file results. Returns a small summary for XCom."""
+    check_job_name(job_name)
+    raw = hook.get_job_raw(job_name)
+    snapshot = parse_job(raw)
+    destination = _open_path(results_path)
+    tally = ResultTally()
+    if snapshot.responses_file:
+        with hook.open_download(snapshot.responses_file) as reply:
+            _write_records(destination, iter_file_records(_lines(reply.iter_bytes(1024 * 1024))), tally)
+    else:
+        output = (raw.get("metadata") or {}).get("output") or raw.get("response") or {}
+        items = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
+        _write_records(destination, iter_inline_records(items), tally)
+    summary = {"path": str(results_path), **tally.summary(expected=snapshot.request_count or None)}
+    log.info("Wrote %d result records (%d ok, %d errors) to %s.", tally.written, tally.ok, tally.errors, results_path)
+    if tally.duplicate_keys or summary.get("missing"):
+        log.warning("Results of %s: %d duplicate keys, %d missing records.", job_name, tally.duplicate_keys,
+                    summary.get("missing", 0))
+    return summary
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def _write_records(destination: Any, records: Iterator[dict], tally: ResultTally) -> None:
+    if isinstance(destination, Path):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as out:
+        for record in records:
+            tally.add(record)
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+
+
+def _store_get(store: Any) -> dict | None:
+    if store is None:
+        return None
+    try:
+        value = store.get(STORE_KEY)
+    except Exception:  # a store that cannot answer must not stop the task; the display-name lookup still works
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _store_set(store: Any, value: dict) -> None:
+    if store is not None:
+        try:
+            store.set(STORE_KEY, value)
+        except Exception as exc:  # same: the deterministic display name is the fallback
+            import logging
+
+            logging.getLogger(__name__).warning("Could not record the batch job in the task state store: %s", exc)
+
+
+# ---------------------------------------------------------------------- results, cancel, delete, list
+class GeminiBatchGetResultsOperator(BaseOperator):
+    """Stream the results of a finished job into one JSONL of per-request records at ``results_path``."""
+
+    template_fields: Sequence[str] = ("job_name", "results_path", "gemini_conn_id")
+
+    def __init__(self, *, job_name: str, results_path: str, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.results_path = results_path
+        self.gemini_conn_id = gemini_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return write_results(GeminiBatchHook(self.gemini_conn_id), self.job_name, self.results_path, self.log)
+
+
+class GeminiBatchCancelOperator(BaseOperator):
+    """Cancel a job. A job already in a terminal state is reported, not an error, unless fail_if_finished."""
+
+    template_fields: Sequence[str] = ("job_name", "gemini_conn_id")
+
+    def __init__(self, *, job_name: str, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
+                 fail_if_finished: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.gemini_conn_id = gemini_conn_id
+        self.fail_if_finished = fail_if_finished
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        hook = GeminiBatchHook(self.gemini_conn_id)
+        snapshot = hook.get_snapshot(self.job_name)
+        if snapshot.is_terminal:
+            message = f"{self.job_name} is already {snapshot.state}; nothing to cancel"
+            if self.fail_if_finished:
+                raise GeminiRequestError(message, location="job_name")
+            self.log.info("%s", message)
+            return {"job_name": self.job_name, "state": snapshot.state, "cancelled": False}
+        hook.cancel_job(self.job_name)
+        self.log.info("Cancelled %s.", self.job_name)
+        return {"job_name": self.job_name, "state": hook.get_snapshot(self.job_name).state, "cancelled": True}
+
+
+class GeminiBatchDeleteOperator(BaseOperator):
+    """Delete a job. A job already gone is success with a log line, unless missing_ok=False."""
+
+    template_fields: Sequence[str] = ("job_name", "gemini_conn_id")
+
+    def __init__(self, *, job_name: str, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
+                 missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.gemini_conn_id = gemini_conn_id
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        deleted = GeminiBatchHook(self.gemini_conn_id).delete_job(self.job_name, missing_ok=self.missing_ok)
+        self.log.info("%s %s.", self.job_name, "deleted" if deleted else "was already gone")
+        return {"job_name": self.job_name, "deleted": deleted}
+
+
+class GeminiBatchListJobsOperator(BaseOperator):
+    """List jobs by display-name prefix and/or states; returns small summaries (name, state, counts)."""
+
+    template_fields: Sequence[str] = ("display_name_prefix", "states", "gemini_conn_id")
+
+    def __init__(self, *, display_name_prefix: str | None = None, states: list[str] | None = None,
+                 limit: int | None = 1000, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.display_name_prefix = display_name_prefix
+        self.states = states
+        self.limit = limit
+        self.gemini_conn_id = gemini_conn_id
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        jobs = GeminiBatchHook(self.gemini_conn_id).find_jobs(
+            display_name_prefix=self.display_name_prefix, states=self.states, limit=self.limit)
+        self.log.info("Found %d jobs.", len(jobs))
+        return [{"job_name": j.name, "display_name": j.display_name, "state": j.state, "counts": j.counts(),
+                 "create_time": j.create_time} for j in jobs]

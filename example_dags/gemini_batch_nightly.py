@@ -1,0 +1,43 @@
+"""Nightly JSONL -> Gemini batch -> results in object storage (the README's main job).
+
+Reads `GEMINI_BATCH_INPUT` (a JSONL of {"key", "request"} lines; default: the bundled sample) and
+writes one record per request to `GEMINI_BATCH_RESULTS` (a local path or any object storage URI).
+Runs on the emulator when the `gemini_default` connection points at it, on Gemini otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import dag, task
+
+from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
+
+SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"
+
+
+@dag(schedule="@daily", start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"])
+def gemini_batch_nightly():
+    summary = GeminiBatchSubmitOperator(
+        task_id="summarise",
+        model=os.environ.get("GEMINI_BATCH_MODEL", "gemini-2.5-flash"),
+        input_file=os.environ.get("GEMINI_BATCH_INPUT", str(SAMPLE)),
+        results_path=os.environ.get("GEMINI_BATCH_RESULTS", "/tmp/gemini-batch/{{ ds }}/results.jsonl"),
+        poll_interval=float(os.environ.get("GEMINI_BATCH_POLL_SECONDS", "30")),
+        timeout=timedelta(hours=30),
+        max_failed_ratio=0.05,
+    )
+
+    @task
+    def report(summary: dict) -> dict:
+        results = summary.get("results") or {}
+        print(f"Job {summary['job_name']} ended {summary['state']}: {results.get('ok')} ok, "
+              f"{results.get('errors')} errors; results at {results.get('path')}")
+        return {"job_name": summary["job_name"], "results": results.get("path")}
+
+    report(summary.output)
+
+
+gemini_batch_nightly()
