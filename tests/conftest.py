@@ -1,0 +1,77 @@
+"""Shared fixtures. Airflow reads its configuration at import time, so the environment is set here,
+before anything imports airflow: a throwaway AIRFLOW_HOME, a dags folder holding the example DAGs
+and the test scenario DAGs, no example DAGs, and loopback never going through a proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_HOME = Path(tempfile.mkdtemp(prefix="gemini-batch-tests-"))
+DAGS_FOLDER = _HOME / "dags"
+shutil.copytree(ROOT / "example_dags", DAGS_FOLDER, ignore=shutil.ignore_patterns("__pycache__"))
+for dag_file in (ROOT / "tests" / "dags").glob("*.py"):
+    shutil.copy(dag_file, DAGS_FOLDER / dag_file.name)
+
+os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow_home")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AIRFLOW_CONN_GEMINI_DEFAULT", "GEMINI_BATCH_DEFERRABLE"):
+    os.environ.pop(name, None)
+
+from airflow_provider_gemini_batch.emulator import EmulatorProcess  # noqa: E402
+
+FAST = {"pending_seconds": 0.3, "running_seconds": 0.6}
+SENTINEL_KEY = "sentinel-KEY-4f7c104b5f0b7309"
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """One emulator process for the session; tests get it reset through `emu`."""
+    state = tmp_path_factory.mktemp("emulator")
+    with EmulatorProcess(log_path=str(state / "emulator.log"), state_dir=str(state / "state"), **FAST) as proc:
+        proc.log_file = state / "emulator.log"
+        yield proc
+
+
+@pytest.fixture
+def emu(emulator):
+    emulator.reset()
+    emulator.configure(rate_429=0, rate_500=0, rate_503=0, rate_drop=0, latency_ms=0,
+                       object_error_details=False, **FAST)
+    return emulator
+
+
+@pytest.fixture
+def sdk(emu):
+    from google import genai
+    from google.genai import types
+
+    return genai.Client(api_key=SENTINEL_KEY,
+                        http_options=types.HttpOptions(base_url=emu.base_url, api_version="v1beta"))
+
+
+@pytest.fixture
+def gemini_conn(emu, monkeypatch):
+    """The default connection, pointing at the emulator, with retries fast enough for tests."""
+    monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+        "conn_type": "gemini", "host": emu.base_url, "password": SENTINEL_KEY,
+        "extra": {"retry_max_wait_seconds": 0.2, "max_retries": 4, "timeout_seconds": 10}}))
+    return emu
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated SQLite metadata DB for dag.test() runs."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=dict(os.environ))
+    return os.environ["AIRFLOW_HOME"]
