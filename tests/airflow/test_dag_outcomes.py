@@ -1,0 +1,137 @@
+"""Real DAG runs (dag.test(), deferrals run inline) against the emulator, one per outcome."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory):
+    os.environ["GB_TEST_RESULTS_DIR"] = str(tmp_path_factory.mktemp("results"))
+    spec = importlib.util.spec_from_file_location("gemini_test_scenarios", DAGS_FOLDER / "gemini_test_scenarios.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(dag, **kwargs):
+    dr = dag.test(**kwargs)
+    tis = {ti.task_id: ti for ti in dr.get_task_instances()}
+    return dr, tis
+
+
+def xcom(ti, key="return_value"):
+    return ti.xcom_pull(task_ids=ti.task_id, key=key)
+
+
+def results_of(scenarios, dag_id):
+    files = list(Path(os.environ["GB_TEST_RESULTS_DIR"], dag_id).glob("*.jsonl"))
+    assert len(files) == 1, files
+    return [json.loads(line) for line in files[0].read_text().splitlines()]
+
+
+def test_success_deferred_writes_results_and_a_small_summary(gemini_conn, scenarios):
+    dr, tis = run(scenarios.success)
+    assert dr.state == "success"
+    summary = xcom(tis["submit"])
+    assert summary["state"] == "JOB_STATE_SUCCEEDED" and summary["counts"]["succeeded"] == 3
+    assert summary["results"]["records"] == 3 and summary["results"]["ok"] == 3
+    assert len(json.dumps(summary)) < 2000  # a summary, never the payload
+    assert xcom(tis["submit"], "job_name") == summary["job_name"]
+    records = results_of(scenarios, "gb_success")
+    assert sorted(r["key"] for r in records) == ["q0", "q1", "q2"] and all(r["text"] for r in records)
+    stats = gemini_conn.stats()
+    assert stats["jobs_created"] == 1 and stats["calls"]["batches.create"] == 1
+
+
+def test_success_polling_in_the_worker(gemini_conn, scenarios):
+    dr, tis = run(scenarios.success_in_worker)
+    assert dr.state == "success" and xcom(tis["submit"])["state"] == "JOB_STATE_SUCCEEDED"
+
+
+def test_partial_failures_within_the_threshold_succeed(gemini_conn, scenarios):
+    dr, tis = run(scenarios.partial_within)
+    assert dr.state == "success"
+    summary = xcom(tis["submit"])
+    assert summary["counts"]["failed"] == 1 and summary["results"]["errors"] == 1
+    errors = [r for r in results_of(scenarios, "gb_partial_within") if r["status"] == "error"]
+    assert errors[0]["key"] == "q0" and errors[0]["error"]["code"] == 400 and errors[0]["error"]["message"]
+
+
+def test_partial_failures_over_the_threshold_fail_after_writing_results(gemini_conn, scenarios):
+    dr, tis = run(scenarios.partial_over)
+    assert dr.state == "failed" and tis["submit"].state == "failed"
+    records = results_of(scenarios, "gb_partial_over")
+    assert len(records) == 10 and sum(r["status"] == "error" for r in records) == 3  # nothing lost
+
+
+@pytest.mark.parametrize("dag_name,state", [("job_failed", "JOB_STATE_FAILED"), ("job_expired", "JOB_STATE_EXPIRED")])
+def test_failed_and_expired_jobs_fail_the_task(gemini_conn, scenarios, dag_name, state):
+    dr, tis = run(getattr(scenarios, dag_name))
+    assert dr.state == "failed"
+    assert gemini_conn.stats()["jobs"][0]["state"] == state.removeprefix("JOB_STATE_")
+
+
+@pytest.mark.parametrize("dag_name", ["job_stuck", "job_stuck_in_worker"])
+def test_stuck_pending_hits_the_deadline_and_is_cancelled(gemini_conn, scenarios, dag_name):
+    dr, tis = run(getattr(scenarios, dag_name))
+    assert dr.state == "failed"
+    jobs = gemini_conn.stats()["jobs"]
+    assert len(jobs) == 1 and jobs[0]["state"] == "CANCELLED"
+
+
+def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk):
+    def cancel_when_created():
+        for _ in range(200):
+            jobs = gemini_conn.stats()["jobs"]
+            if jobs:
+                time.sleep(0.3)
+                sdk.batches.cancel(name=jobs[0]["name"])
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=cancel_when_created)
+    thread.start()
+    dr, tis = run(scenarios.job_cancelled)
+    thread.join()
+    assert dr.state == "failed" and gemini_conn.stats()["jobs"][0]["state"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("dag_name", ["bad_input", "unknown_model"])
+def test_bad_input_fails_before_any_billable_call(gemini_conn, scenarios, dag_name):
+    dr, tis = run(getattr(scenarios, dag_name))
+    assert dr.state == "failed"
+    stats = gemini_conn.stats()
+    assert stats["jobs_created"] == 0 and stats["calls"].get("files.upload", 0) == 0
+
+
+def test_no_wait_returns_the_job_name(gemini_conn, scenarios):
+    dr, tis = run(scenarios.no_wait)
+    assert dr.state == "success" and xcom(tis["submit"])["job_name"].startswith("batches/")
+
+
+def test_embeddings(gemini_conn, scenarios):
+    dr, tis = run(scenarios.embed)
+    assert dr.state == "success"
+    records = results_of(scenarios, "gb_embed")
+    assert len(records) == 4 and all(len(r["embedding"]) == 8 for r in records)
+
+
+def test_sensor_waits_for_a_job_made_elsewhere(gemini_conn, scenarios, sdk):
+    job = sdk.batches.create(model="gemini-2.5-flash", src=[{"contents": [{"parts": [{"text": "x"}]}]}])
+    dr, tis = run(scenarios.sensor_dag, run_conf={"job_name": job.name})
+    assert dr.state == "success" and xcom(tis["wait"])["state"] == "JOB_STATE_SUCCEEDED"
+    failing = sdk.batches.create(model="gemini-2.5-flash", src=[{"contents": [{"parts": [{"text": "EMULATOR:FAIL_JOB"}]}]}])
+    dr, _ = run(scenarios.sensor_dag, run_conf={"job_name": failing.name})
+    assert dr.state == "failed"

@@ -1,0 +1,109 @@
+"""GeminiBatchJobTrigger.run() against the emulator, in one event loop as the triggerer runs it."""
+
+import asyncio
+import time
+
+import pytest
+
+from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
+from tests.conftest import SENTINEL_KEY
+
+REQ = {"contents": [{"parts": [{"text": "hello"}]}]}
+
+
+def create(display_name="t", text="hello"):
+    req = {"contents": [{"parts": [{"text": text}]}]}
+    return GeminiBatchHook().create_batch("gemini-2.5-flash", requests=[{"request": req, "metadata": {"key": "k"}}],
+                                          display_name=display_name)["name"]
+
+
+async def events_of(trigger):
+    return [e.payload async for e in trigger.run()]
+
+
+async def test_waits_to_success_with_one_event(gemini_conn):
+    name = create()
+    events = await events_of(GeminiBatchJobTrigger(name, poll_interval=0.1))
+    assert len(events) == 1
+    ev = events[0]
+    assert ev["status"] == "terminal" and ev["state"] == "JOB_STATE_SUCCEEDED" and ev["job_name"] == name
+    assert ev["counts"] == {"requests": 1, "succeeded": 1, "failed": 0, "pending": 0}
+
+
+def test_serialises_no_secret_and_round_trips():
+    trigger = GeminiBatchJobTrigger("batches/x", "gemini_default", poll_interval=5, deadline=123.0)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_gemini_batch.triggers.batch.GeminiBatchJobTrigger"
+    assert SENTINEL_KEY not in repr(kwargs) and "key" not in " ".join(kwargs)
+    assert GeminiBatchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+async def test_tolerates_transient_errors(gemini_conn):
+    name = create()
+    gemini_conn.script_faults("batches.get", "429", "503", "drop", "500")
+    ev = (await events_of(GeminiBatchJobTrigger(name, poll_interval=0.1, retry_max_wait_seconds=0.1)))[0]
+    assert ev["state"] == "JOB_STATE_SUCCEEDED"
+
+
+async def test_gives_up_after_too_many_errors_in_a_row(gemini_conn):
+    name = create()
+    gemini_conn.script_faults("batches.get", *["503"] * 4)
+    ev = (await events_of(GeminiBatchJobTrigger(name, poll_interval=0.1, max_consecutive_errors=3,
+                                                retry_max_wait_seconds=0.05)))[0]
+    assert ev["status"] == "error" and "4 failed polls in a row" in ev["reason"]
+
+
+async def test_not_found_ends_with_an_error_event(gemini_conn):
+    ev = (await events_of(GeminiBatchJobTrigger("batches/gone", poll_interval=0.1)))[0]
+    assert ev["status"] == "error" and "404" in ev["reason"]
+
+
+async def test_deadline_cancels_a_stuck_job(gemini_conn):
+    name = create(display_name="EMULATOR:STUCK_PENDING")
+    ev = (await events_of(GeminiBatchJobTrigger(name, poll_interval=0.2, deadline=time.time() + 1.0)))[0]
+    assert ev["status"] == "timeout" and "cancelled" in ev["reason"]
+    assert GeminiBatchHook().get_snapshot(name).state == "JOB_STATE_CANCELLED"
+
+
+async def test_deadline_in_the_past_after_a_restart_does_not_reset(gemini_conn):
+    # A triggerer restart re-creates the trigger from its kwargs: the deadline comes back unchanged.
+    name = create(display_name="EMULATOR:STUCK_PENDING")
+    kwargs = GeminiBatchJobTrigger(name, poll_interval=0.1, deadline=time.time() - 1).serialize()[1]
+    ev = (await events_of(GeminiBatchJobTrigger(**kwargs)))[0]
+    assert ev["status"] == "timeout"
+    assert gemini_conn.stats()["calls"].get("batches.get", 0) == 0  # no poll after the deadline
+
+
+async def test_on_kill_cancels_the_remote_job(gemini_conn):
+    name = create(display_name="EMULATOR:STUCK_PENDING")
+    await GeminiBatchJobTrigger(name).on_kill()
+    assert GeminiBatchHook().get_snapshot(name).state == "JOB_STATE_CANCELLED"
+
+
+async def test_two_hundred_triggers_share_one_loop_without_stalling(gemini_conn, monkeypatch):
+    """Every trigger finishes, each poll is one GET, and the sync SDK client is never touched."""
+    import google.genai
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the async path built a google-genai client")
+
+    monkeypatch.setattr(google.genai, "Client", forbidden)
+    gemini_conn.configure(pending_seconds=0.5, running_seconds=1.0)
+    names = [create(display_name=f"many-{i}") for i in range(200)]
+    lags = []
+
+    async def ticker():
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - start - 0.01)
+
+    tick = asyncio.create_task(ticker())
+    events = await asyncio.gather(*(events_of(GeminiBatchJobTrigger(n, poll_interval=0.5)) for n in names))
+    tick.cancel()
+    assert all(len(e) == 1 and e[0]["state"] == "JOB_STATE_SUCCEEDED" for e in events)
+    gets = gemini_conn.stats()["calls"]["batches.get"]
+    polls_per_job = gets / len(names)
+    assert 2 <= polls_per_job <= 5, polls_per_job  # ~1.5 s of job at 0.5 s: one GET per poll interval
+    assert max(lags) < 1.0, f"event loop stalled {max(lags):.3f}s"  # generous: the lag itself is benchmarked
