@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from typing import Any
@@ -35,11 +37,16 @@ def serve(config: EmulatorConfig) -> None:
     port = sock.getsockname()[1]
     print(f"http://{config.host}:{port}", flush=True)
     print(f"state directory: {app.state.state_dir}", flush=True)
-    logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
+    # stdout carries only the two lines above; every log line goes to stderr, so a parent that reads
+    # just the base URL never has to drain a pipe that would otherwise fill up and freeze the server.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for handler in log_config["handlers"].values():
+        handler["stream"] = "ext://sys.stderr"
     server = uvicorn.Server(uvicorn.Config(
         asgi, log_level="warning" if config.quiet else "info", access_log=not config.quiet, timeout_keep_alive=30,
-        backlog=4096, limit_concurrency=None,
+        backlog=4096, limit_concurrency=None, log_config=log_config,
     ))
+    logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
     server.run(sockets=[sock])
 
 
@@ -71,6 +78,8 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"emulator did not start (first line {line!r}); see {self.log_path}")
         self.base_url = line
+        # Keep draining stdout so that nothing the server prints can ever block it.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
         while time.monotonic() < deadline:
             try:
                 self.admin("GET", "health")
