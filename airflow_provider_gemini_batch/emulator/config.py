@@ -39,6 +39,8 @@ class EmulatorConfig:
     # so the client cannot tell whether it took effect (the worst case for a create call).
     rate_drop: float = 0.0
     latency_ms: float = 0.0
+    # How long a scripted "stall_after" fault holds a reply that has already taken effect.
+    stall_seconds: float = 10.0
     seed: int = 0
     page_size_default: int = 50
     page_size_max: int = 1000

@@ -27,7 +27,7 @@ ROUTES = [
     ("DELETE", re.compile(r"^/v1(beta)?/files/[^/:]+$"), "files.delete"),
 ]
 
-FAULT_KINDS = {"429", "500", "503", "drop", "drop_after"}
+FAULT_KINDS = {"429", "500", "503", "drop", "drop_after", "stall_after"}
 
 
 def route_name(method: str, path: str, query: bytes) -> str:
@@ -95,6 +95,18 @@ class FaultInjector:
             await send({"type": "http.response.start", "status": code,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
+            return
+        if fault == "stall_after":
+            # The request takes effect now; the reply is held back for stall_seconds (a slow network,
+            # or a window in which a test can kill the client between "created" and "told").
+            held = []
+
+            async def hold(message):
+                held.append(message)
+            await self.app(scope, receive, hold)
+            await asyncio.sleep(self.config.stall_seconds)
+            for message in held:
+                await send(message)
             return
         if fault == "drop_after":
             # Let the request take effect, swallow the real reply.
