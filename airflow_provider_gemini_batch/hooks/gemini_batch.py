@@ -327,13 +327,17 @@ class GeminiBatchHook(BaseHook):
         offset = 0
         failures = 0
         while True:
-            fh.seek(offset)
-            chunk = fh.read(UPLOAD_CHUNK_BYTES)
-            last = offset + len(chunk) >= size
+            length = min(UPLOAD_CHUNK_BYTES, size - offset)
+            last = offset + length >= size
             command = "upload, finalize" if last else "upload"
+            fh.seek(offset)
             try:
-                reply = self._send("POST", upload_url, what, client=self.upload_http, content=chunk, headers={
-                    "X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)})
+                # The chunk streams from the file in small pieces: never an 8 MiB bytes object per chunk,
+                # which glibc keeps around (measured: +150 MB RSS over a 300 MB upload before this).
+                reply = self._send("POST", upload_url, what, client=self.upload_http,
+                                   content=_pieces(fh, length), headers={
+                                       "X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset),
+                                       "Content-Length": str(length)})
             except (GeminiTransientError, GeminiUnreachableError) as exc:
                 failures += 1
                 if failures > self.settings.max_retries:
@@ -342,7 +346,7 @@ class GeminiBatchHook(BaseHook):
                 offset = self._received(upload_url, what)
                 self.log.warning("%s: chunk failed (%s); resuming at byte %d", what, exc, offset)
                 continue
-            offset += len(chunk)
+            offset += length
             if last:
                 return reply.json()["file"]
 
@@ -454,6 +458,16 @@ def _opened(source: Any) -> Iterator[tuple[BinaryIO, int, str | None]]:
         size = spool.tell()
         spool.seek(0)
         yield spool, size, None
+
+
+def _pieces(fh: BinaryIO, length: int, piece: int = 256 * 1024) -> Iterator[bytes]:
+    remaining = length
+    while remaining > 0:
+        data = fh.read(min(piece, remaining))
+        if not data:
+            raise GeminiBatchError(f"the source ended {remaining} bytes early: was it changed while uploading?")
+        remaining -= len(data)
+        yield data
 
 
 class _Offset:

@@ -134,3 +134,11 @@ async def test_async_client_drives_the_same_calls(sdk, tmp_path):
     assert {job.name, fjob.name} <= set(names)
     await aio.batches.cancel(name=(await aio.batches.create(model="gemini-2.5-flash", src=PROMPTS[:1])).name)
     await aio.batches.delete(name=job.name)
+
+
+def test_pytest_plugin_fixture_serves_the_sdk(gemini_emulator):
+    from google import genai
+
+    client = genai.Client(api_key="any", http_options=types.HttpOptions(base_url=gemini_emulator.base_url))
+    job = client.batches.create(model="gemini-2.5-flash", src=PROMPTS[:1])
+    assert wait(client, job.name).state.name == "JOB_STATE_SUCCEEDED"
