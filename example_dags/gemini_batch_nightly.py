@@ -13,6 +13,7 @@ from pathlib import Path
 
 from airflow.sdk import dag, task
 
+from _settings import GENERATE_MODEL, POLL_SECONDS
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 
 SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"
@@ -22,10 +23,10 @@ SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"
 def gemini_batch_nightly():
     summary = GeminiBatchSubmitOperator(
         task_id="summarise",
-        model=os.environ.get("GEMINI_BATCH_MODEL", "gemini-2.5-flash"),
+        model=GENERATE_MODEL,
         input_file=os.environ.get("GEMINI_BATCH_INPUT", str(SAMPLE)),
         results_path=os.environ.get("GEMINI_BATCH_RESULTS", "/tmp/gemini-batch/{{ ds }}/results.jsonl"),
-        poll_interval=float(os.environ.get("GEMINI_BATCH_POLL_SECONDS", "30")),
+        poll_interval=POLL_SECONDS,
         timeout=timedelta(hours=30),
         max_failed_ratio=0.05,
     )

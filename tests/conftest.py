@@ -21,6 +21,7 @@ shutil.copytree(ROOT / "example_dags", DAGS_FOLDER, ignore=shutil.ignore_pattern
 for dag_file in (ROOT / "tests" / "dags").glob("*.py"):
     shutil.copy(dag_file, DAGS_FOLDER / dag_file.name)
 
+sys.path.insert(0, str(DAGS_FOLDER))  # as Airflow does when it parses the dags folder
 os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow_home")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)

@@ -13,6 +13,8 @@ from .wire_schema import get_any, texts_of
 # Markers a test puts in a prompt (or a job's display name) to get an outcome the real service produces.
 FAIL_REQUEST = "EMULATOR:FAIL_REQUEST"  # this request fails alone (per-request error, failedRequestCount)
 INVALID_JSON = "EMULATOR:INVALID_JSON"  # structured output that is not JSON
+DROP_RESULT = "EMULATOR:DROP_RESULT"  # this request's result line is missing from the result file
+DUPLICATE_RESULT = "EMULATOR:DUPLICATE_RESULT"  # this request's result line appears twice
 FAIL_JOB = "EMULATOR:FAIL_JOB"  # the whole job ends FAILED
 EXPIRE_JOB = "EMULATOR:EXPIRE_JOB"  # the whole job ends EXPIRED, no results
 STUCK_PENDING = "EMULATOR:STUCK_PENDING"  # the job never leaves PENDING
@@ -29,10 +31,22 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _from_schema(schema: Any, seed: str, depth: int = 0) -> Any:
-    """A value that validates against an OpenAPI-style or JSON schema (types upper or lower case)."""
+def _from_schema(schema: Any, seed: str, depth: int = 0, root: Any = None) -> Any:
+    """A value that validates against an OpenAPI-style or JSON schema (types upper or lower case,
+    $ref into $defs/definitions, anyOf/oneOf)."""
+    root = schema if root is None else root
     if not isinstance(schema, dict) or depth > 8:
         return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return _from_schema(target, seed, depth + 1, root)
+    for combo in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in schema.get(combo) or [] if isinstance(o, dict) and o.get("type") != "null"]
+        if options:
+            return _from_schema(options[0], seed, depth + 1, root)
     if "enum" in schema and schema["enum"]:
         return schema["enum"][int(seed[:4], 16) % len(schema["enum"])]
     kind = schema.get("type")
@@ -41,11 +55,11 @@ def _from_schema(schema: Any, seed: str, depth: int = 0) -> Any:
     kind = str(kind or ("object" if "properties" in schema else "string")).lower()
     if kind == "object":
         props = schema.get("properties") or {}
-        return {name: _from_schema(sub, _digest(seed, name), depth + 1) for name, sub in props.items()}
+        return {name: _from_schema(sub, _digest(seed, name), depth + 1, root) for name, sub in props.items()}
     if kind == "array":
         items = get_any(schema, "items") or {"type": "string"}
         count = max(int(get_any(schema, "minItems", 0) or 0), 2)
-        return [_from_schema(items, _digest(seed, str(i)), depth + 1) for i in range(count)]
+        return [_from_schema(items, _digest(seed, str(i)), depth + 1, root) for i in range(count)]
     if kind == "integer":
         return int(seed[:6], 16) % 1000
     if kind == "number":

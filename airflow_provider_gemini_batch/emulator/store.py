@@ -352,7 +352,10 @@ class Store:
                 answer = self._answer_line(job, raw, lineno)
                 ok += "response" in answer
                 failed += "error" in answer
-                block.append(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+                line = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+                copies = 0 if fake_model.DROP_RESULT.encode() in raw else \
+                    2 if fake_model.DUPLICATE_RESULT.encode() in raw else 1
+                block.extend([line] * copies)
                 if len(block) >= SHUFFLE_BLOCK:
                     fout.writelines(reversed(block))
                     block.clear()

@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from airflow.sdk import BaseOperator
 
-from ..batch_requests import KeySet, check_file_size, iter_jsonl, iter_keyed, plan_inline
-from ..batch_results import ResultTally, iter_file_records, iter_inline_records
+from ..batch_requests import check_file_size, iter_jsonl, iter_keyed, plan_inline
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
-from ..exceptions import GeminiBatchError, GeminiNotFoundError, GeminiRequestError
-from ..hooks.gemini_batch import GeminiBatchHook, check_job_name
+from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
+from ..hooks.gemini_batch import GeminiBatchHook
+from ..results_writer import check_writable, open_path, write_results
 from ..states import JobSnapshot, Outcome, parse_job
 from ..triggers.batch import GeminiBatchJobTrigger
 
 STORE_KEY = "gemini_batch_submission"
 DISPLAY_NAME_LIMIT = 128
 DEFAULT_TIMEOUT = timedelta(hours=48)
+CLEANUP_CHOICES = {"input_file", "result_file", "job"}
 
 
 def _default_deferrable() -> bool:
     """Deferrable unless told otherwise: holding a worker slot for a 24-hour wait is the thing users
     come to us to avoid. Airflow's own `[operators] default_deferrable` defaults to False, so it can only
     switch us off through an explicit GEMINI_BATCH_DEFERRABLE=false or the operator argument."""
-    import os
-
     return os.environ.get("GEMINI_BATCH_DEFERRABLE", "true").lower() not in ("0", "false", "no", "off")
 
 
@@ -51,21 +49,18 @@ def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int) ->
     return f"{head}{suffix}-{digest}"
 
 
-def _submission_number(display_name: str, base: str) -> int:
+def submission_number(display_name: str, base: str) -> int:
     rest = display_name[len(base):]
     return int(rest[2:]) if rest.startswith("-s") and rest[2:].isdigit() else 1
 
 
-def _open_path(path: Any):
-    """A local path or any ObjectStoragePath URI (s3://, gs://, file://, memory://)."""
-    if hasattr(path, "open"):
-        return path
-    text = str(path)
-    if "://" in text:
-        from airflow.sdk import ObjectStoragePath
-
-        return ObjectStoragePath(text)
-    return Path(text)
+def _cleanup_set(cleanup: Iterable[str] | str | None) -> set[str]:
+    chosen = {cleanup} if isinstance(cleanup, str) else set(cleanup or ())
+    unknown = chosen - CLEANUP_CHOICES
+    if unknown:
+        raise GeminiRequestError(f"unknown cleanup option(s) {sorted(unknown)}; choose from {sorted(CLEANUP_CHOICES)}",
+                                 location="cleanup")
+    return chosen
 
 
 class GeminiBatchSubmitOperator(BaseOperator):
@@ -90,6 +85,10 @@ class GeminiBatchSubmitOperator(BaseOperator):
         ``max_failed_ratio`` set, any failed request fails the task (after results are written).
     :param max_failed_ratio: per-request failures tolerated (fraction of requests).
     :param results_path: where to stream one JSONL record per request (local path or object storage URI).
+    :param cleanup: after the results are safely written, delete any of ``"input_file"`` (the file we
+        uploaded), ``"result_file"`` and ``"job"``. Off by default: each holds data you may still want.
+    :param on_expired: ``"fail"`` (default) or ``"resubmit"``: submit a new job, deliberately, when one
+        expires (48 h without finishing), up to ``max_resubmits`` times.
     :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
     """
 
@@ -105,8 +104,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  timeout: timedelta | float | None = DEFAULT_TIMEOUT, cancel_on_timeout: bool = True,
                  cancel_on_kill: bool = True, max_failed_requests: int | None = None,
                  max_failed_ratio: float | None = None, results_path: str | None = None,
+                 cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if on_expired not in ("fail", "resubmit"):
+            raise GeminiRequestError(f"on_expired must be 'fail' or 'resubmit', got {on_expired!r}",
+                                     location="on_expired")
         self.model = model
         self.requests = requests
         self.input_file = input_file
@@ -121,6 +124,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.max_failed_requests = max_failed_requests
         self.max_failed_ratio = max_failed_ratio
         self.results_path = results_path
+        self.cleanup = sorted(_cleanup_set(cleanup))
+        self.on_expired = on_expired
+        self.max_resubmits = max_resubmits
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self._job_name: str | None = None
 
@@ -130,37 +136,46 @@ class GeminiBatchSubmitOperator(BaseOperator):
             self._hook = GeminiBatchHook(self.gemini_conn_id)
         return self._hook
 
-    # ------------------------------------------------------------------ execute
+    # ------------------------------------------------------------------ submit once
     def execute(self, context: Any) -> Any:
         if (self.requests is None) == (self.input_file is None):
             raise GeminiRequestError("give exactly one of requests= or input_file=", location="operator")
-        ti = context["ti"]
-        base = self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+        base = self._base_display_name(context)
         store = context.get("task_state_store")
         record = _store_get(store)
-        existing = self._find_existing(record, base, ti.try_number)
+        existing = self._find_existing(record, base, context["ti"].try_number)
         submission = 1
         if existing is not None:
-            outcome = existing.outcome
-            if outcome is Outcome.WAITING or outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL):
+            if existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
                 self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
                               existing.name, existing.state)
                 deadline = (record or {}).get("deadline") or self._deadline()
-                _store_set(store, {"job_name": existing.name, "display_name": existing.display_name,
-                                   "deadline": deadline})
+                _store_set(store, {**(record or {}), "job_name": existing.name,
+                                   "display_name": existing.display_name, "deadline": deadline})
                 return self._after_submit(context, existing.name, deadline)
-            submission = _submission_number(existing.display_name, base) + 1
+            submission = submission_number(existing.display_name, base) + 1
             self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
                              existing.name, existing.state, submission)
-        display_name = base if submission == 1 else f"{base}-s{submission}"
+        return self._submit(context, base, submission)
 
+    def _base_display_name(self, context: Any) -> str:
+        ti = context["ti"]
+        return self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+
+    def _submit(self, context: Any, base: str, submission: int) -> Any:
+        store = context.get("task_state_store")
+        display_name = base if submission == 1 else f"{base}-s{submission}"
         source = self._prepare_source(display_name)  # validates everything: nothing billable yet
-        _store_set(store, {"display_name": display_name})  # intent: a crash from here on is found by name
+        uploaded = source.pop("uploaded", None)
+        intent = {"display_name": display_name, "input_file": uploaded}
+        _store_set(store, intent)  # a crash from here on is found by this display name
         operation = self.hook.create_batch(self.model, embeddings=self.embeddings, display_name=display_name,
                                            **source)
         job_name = operation["name"]
         deadline = self._deadline()
-        _store_set(store, {"job_name": job_name, "display_name": display_name, "deadline": deadline})
+        _store_set(store, {**intent, "job_name": job_name, "deadline": deadline})
+        if uploaded:
+            context["ti"].xcom_push(key="input_file", value=uploaded)
         self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
         return self._after_submit(context, job_name, deadline)
 
@@ -182,6 +197,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         return None
 
     def _prepare_source(self, display_name: str) -> dict:
+        if self.results_path and self.wait_for_completion:
+            check_writable(self.results_path)
         self.hook.check_model(self.model, embeddings=self.embeddings)
         if self.input_file is not None and str(self.input_file).startswith("files/"):
             return {"file_name": str(self.input_file)}
@@ -191,30 +208,40 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 self.log.info("Sending %d requests inline.", len(records))
                 return {"requests": [r.inline() for r in records]}
             self.log.info("%d requests are over the inline limit: sending them as a file.", len(records))
-            return {"file_name": self._upload(iter(records), display_name, "requests")}
-        path = _open_path(self.input_file)
-        with path.open("rb") as fh:
-            return {"file_name": self._upload(iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings),
-                                              display_name, str(self.input_file))}
+            name = self._upload(iter(records), display_name, "requests")
+            return {"file_name": name, "uploaded": name}
+        with open_path(self.input_file).open("rb") as fh:
+            name = self._upload(iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings),
+                                display_name, str(self.input_file))
+        return {"file_name": name, "uploaded": name}
 
     def _upload(self, records: Iterator, display_name: str, where: str) -> str:
         """Write the normalised JSONL to a temp file (validating as it streams), then upload it."""
-        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as tmp:
-            try:
-                count = 0
-                for record in records:
-                    tmp.write(record.jsonl())
-                    count += 1
-                tmp.flush()
-                check_file_size(tmp.tell(), where)
-                meta = self.hook.upload_file(Path(tmp.name), display_name=f"{display_name}-input",
-                                             mime_type="application/jsonl")
-            finally:
-                tmp.close()
-                os.unlink(tmp.name)
+        with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
+            count = 0
+            for record in records:
+                tmp.write(record.jsonl())
+                count += 1
+            tmp.flush()
+            check_file_size(tmp.tell(), where)
+            meta = self.hook.upload_file(Path(tmp.name), display_name=f"{display_name}-input",
+                                         mime_type="application/jsonl")
         self.log.info("Uploaded %d validated requests as %s (%s bytes).", count, meta["name"], meta.get("sizeBytes"))
         return meta["name"]
 
+    def _input_keys(self) -> Iterator[str] | None:
+        """The input's keys again (for naming missing results), streamed; None for a pre-uploaded file."""
+        if self.requests is not None:
+            return (r.key for r in iter_keyed(self.requests, embeddings=self.embeddings))
+        if str(self.input_file).startswith("files/"):
+            return None
+
+        def keys() -> Iterator[str]:
+            with open_path(self.input_file).open("rb") as fh:
+                yield from (r.key for r in iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings))
+        return keys()
+
+    # ------------------------------------------------------------------ wait
     def _after_submit(self, context: Any, job_name: str, deadline: float | None) -> Any:
         self._job_name = job_name
         context["ti"].xcom_push(key="job_name", value=job_name)
@@ -236,20 +263,54 @@ class GeminiBatchSubmitOperator(BaseOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         return self._finish(context, event)
 
-    def _finish(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    # ------------------------------------------------------------------ finish
+    def _finish(self, context: Any, event: dict[str, Any]) -> Any:
         job_name = event.get("job_name")
         self._job_name = job_name
         summary: dict[str, Any] = {"job_name": job_name, "state": event.get("state"),
                                    "display_name": event.get("display_name"), "model": event.get("model"),
                                    "counts": event.get("counts")}
-        outcome_ok = event.get("status") == STATUS_TERMINAL and event.get("state") in (
-            "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED")
-        if outcome_ok and self.results_path:
+        if self.results_path and event.get("status") == STATUS_TERMINAL and event.get("state") in (
+                "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             # Results are written before the failure threshold is judged: nothing is lost either way.
-            summary["results"] = write_results(self.hook, job_name, self.results_path, self.log)
-        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+            summary["results"] = write_results(self.hook, job_name, self.results_path, self._input_keys())
+            self._clean_up(context, job_name, summary["results"].get("responses_file"))
+        try:
+            verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+        except GeminiJobExpiredError:
+            resubmitted = self._maybe_resubmit(context, event)
+            if resubmitted is None:
+                raise
+            return resubmitted
         self.log.info("%s: %s", job_name, verdict)
         return summary
+
+    def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
+        if self.on_expired != "resubmit":
+            return None
+        base = self._base_display_name(context)
+        done = submission_number(event.get("display_name") or base, base)
+        if done > self.max_resubmits:
+            self.log.error("%s expired and the %d resubmission(s) allowed are used up.", event.get("job_name"),
+                           self.max_resubmits)
+            return None
+        self.log.warning("%s EXPIRED: submitting a new job on purpose (on_expired='resubmit', submission #%d of %d).",
+                         event.get("job_name"), done + 1, self.max_resubmits + 1)
+        return self._submit(context, base, done + 1)
+
+    def _clean_up(self, context: Any, job_name: str, responses_file: str | None) -> None:
+        if "input_file" in self.cleanup:
+            uploaded = context["ti"].xcom_pull(task_ids=self.task_id, key="input_file",
+                                               map_indexes=context["ti"].map_index)
+            if uploaded:
+                self.hook.delete_file(uploaded)
+                self.log.info("Cleanup: deleted the uploaded input %s.", uploaded)
+        if "result_file" in self.cleanup and responses_file:
+            self.hook.delete_file(responses_file)
+            self.log.info("Cleanup: deleted the result file %s.", responses_file)
+        if "job" in self.cleanup:
+            self.hook.delete_job(job_name)
+            self.log.info("Cleanup: deleted the job %s.", job_name)
 
     def on_kill(self) -> None:
         """Worker-side kill while polling in the worker (non-deferrable mode)."""
@@ -299,49 +360,6 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
         time.sleep(wait)
 
 
-# ---------------------------------------------------------------------- results
-def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any, log: Any) -> dict[str, Any]:
-    """Stream every result of a finished job into one JSONL of records at results_path, constant memory
-    for file results. Returns a small summary for XCom."""
-    check_job_name(job_name)
-    raw = hook.get_job_raw(job_name)
-    snapshot = parse_job(raw)
-    destination = _open_path(results_path)
-    tally = ResultTally()
-    if snapshot.responses_file:
-        with hook.open_download(snapshot.responses_file) as reply:
-            _write_records(destination, iter_file_records(_lines(reply.iter_bytes(1024 * 1024))), tally)
-    else:
-        output = (raw.get("metadata") or {}).get("output") or raw.get("response") or {}
-        items = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
-        _write_records(destination, iter_inline_records(items), tally)
-    summary = {"path": str(results_path), **tally.summary(expected=snapshot.request_count or None)}
-    log.info("Wrote %d result records (%d ok, %d errors) to %s.", tally.written, tally.ok, tally.errors, results_path)
-    if tally.duplicate_keys or summary.get("missing"):
-        log.warning("Results of %s: %d duplicate keys, %d missing records.", job_name, tally.duplicate_keys,
-                    summary.get("missing", 0))
-    return summary
-
-
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
-
-
-def _write_records(destination: Any, records: Iterator[dict], tally: ResultTally) -> None:
-    if isinstance(destination, Path):
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    with destination.open("wb") as out:
-        for record in records:
-            tally.add(record)
-            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
-
-
 def _store_get(store: Any) -> dict | None:
     if store is None:
         return None
@@ -355,7 +373,7 @@ def _store_get(store: Any) -> dict | None:
 def _store_set(store: Any, value: dict) -> None:
     if store is not None:
         try:
-            store.set(STORE_KEY, value)
+            store.set(STORE_KEY, {k: v for k, v in value.items() if v is not None})
         except Exception as exc:  # same: the deterministic display name is the fallback
             import logging
 
@@ -364,19 +382,39 @@ def _store_set(store: Any, value: dict) -> None:
 
 # ---------------------------------------------------------------------- results, cancel, delete, list
 class GeminiBatchGetResultsOperator(BaseOperator):
-    """Stream the results of a finished job into one JSONL of per-request records at ``results_path``."""
+    """Stream the results of a finished job into one JSONL of per-request records at ``results_path``.
 
-    template_fields: Sequence[str] = ("job_name", "results_path", "gemini_conn_id")
+    :param expected_keys_file: optional JSONL input (path or URI) whose keys the results should cover;
+        given, missing keys are named in the summary, not only counted.
+    :param cleanup: after writing, delete ``"result_file"`` and/or ``"job"``.
+    """
 
-    def __init__(self, *, job_name: str, results_path: str, gemini_conn_id: str = GeminiBatchHook.default_conn_name,
-                 **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("job_name", "results_path", "expected_keys_file", "gemini_conn_id")
+
+    def __init__(self, *, job_name: str, results_path: str, expected_keys_file: str | None = None,
+                 cleanup: Iterable[str] | str | None = None,
+                 gemini_conn_id: str = GeminiBatchHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_name = job_name
         self.results_path = results_path
+        self.expected_keys_file = expected_keys_file
+        self.cleanup = sorted(_cleanup_set(cleanup) - {"input_file"})
         self.gemini_conn_id = gemini_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        return write_results(GeminiBatchHook(self.gemini_conn_id), self.job_name, self.results_path, self.log)
+        hook = GeminiBatchHook(self.gemini_conn_id)
+        keys = None
+        if self.expected_keys_file:
+            def read_keys() -> Iterator[str]:
+                with open_path(self.expected_keys_file).open("rb") as fh:
+                    yield from (r.key for r in iter_jsonl(fh, source=str(self.expected_keys_file)))
+            keys = read_keys()
+        summary = write_results(hook, self.job_name, self.results_path, keys)
+        if "result_file" in self.cleanup and summary.get("responses_file"):
+            hook.delete_file(summary["responses_file"])
+        if "job" in self.cleanup:
+            hook.delete_job(self.job_name)
+        return summary
 
 
 class GeminiBatchCancelOperator(BaseOperator):

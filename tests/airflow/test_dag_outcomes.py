@@ -108,7 +108,7 @@ def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk):
     assert dr.state == "failed" and gemini_conn.stats()["jobs"][0]["state"] == "CANCELLED"
 
 
-@pytest.mark.parametrize("dag_name", ["bad_input", "unknown_model"])
+@pytest.mark.parametrize("dag_name", ["bad_input", "unknown_model", "not_writable"])
 def test_bad_input_fails_before_any_billable_call(gemini_conn, scenarios, dag_name):
     dr, tis = run(getattr(scenarios, dag_name))
     assert dr.state == "failed"
@@ -135,3 +135,52 @@ def test_sensor_waits_for_a_job_made_elsewhere(gemini_conn, scenarios, sdk):
     failing = sdk.batches.create(model="gemini-2.5-flash", src=[{"contents": [{"parts": [{"text": "EMULATOR:FAIL_JOB"}]}]}])
     dr, _ = run(scenarios.sensor_dag, run_conf={"job_name": failing.name})
     assert dr.state == "failed"
+
+
+def write_input(name, texts):
+    path = Path(os.environ["GB_TEST_RESULTS_DIR"], "inputs", name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"key": f"q{i}", "request": {"contents": [{"parts": [{"text": t}]}]}}) + "\n"
+                            for i, t in enumerate(texts)))
+    return path
+
+
+def test_expired_job_is_resubmitted_once_on_purpose(gemini_conn, scenarios):
+    gemini_conn.configure(pending_seconds=3)
+
+    def expire_first_job():
+        for _ in range(200):
+            jobs = gemini_conn.stats()["jobs"]
+            if jobs:
+                gemini_conn.force_state(jobs[-1]["name"], "EXPIRED")
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=expire_first_job)
+    thread.start()
+    dr, tis = run(scenarios.expired_resubmit)
+    thread.join()
+    assert dr.state == "success"
+    jobs = gemini_conn.stats()["jobs"]  # newest first
+    assert [j["state"] for j in jobs] == ["SUCCEEDED", "EXPIRED"]
+    assert jobs[0]["displayName"] == jobs[1]["displayName"] + "-s2"
+    assert xcom(tis["submit"])["job_name"] == jobs[0]["name"]
+
+
+def test_cleanup_after_results_are_written(gemini_conn, scenarios):
+    write_input("cleanup.jsonl", ["a", "b", "c"])
+    dr, tis = run(scenarios.cleanup_all)
+    assert dr.state == "success"
+    assert len(results_of(scenarios, "gb_cleanup_all")) == 3  # written first
+    stats = gemini_conn.stats()
+    assert stats["jobs_created"] == 1 and stats["jobs"] == [] and stats["files"] == 0
+
+
+def test_missing_and_duplicate_results_are_reported(gemini_conn, scenarios):
+    write_input("report.jsonl", ["fine", "EMULATOR:DROP_RESULT", "EMULATOR:DUPLICATE_RESULT", "fine too"])
+    dr, tis = run(scenarios.results_report)
+    assert dr.state == "success"
+    results = xcom(tis["submit"])["results"]
+    assert results["missing"] == 1 and results["missing_keys"] == ["q1"]
+    assert results["duplicate_keys"] == 1 and results["records"] == 4
+    assert results["tokens"]["totalTokenCount"] > 0 and results["estimated_cost_usd"] > 0

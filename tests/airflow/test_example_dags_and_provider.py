@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
 
 
 def load_dag(file_name: str, dag_id: str):
+    sys.modules.pop("_settings", None)  # the examples read their settings from the environment at import
     spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_FOLDER / file_name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -36,6 +38,78 @@ def test_nightly_example_dag(gemini_conn, tmp_path, monkeypatch, caplog):
     report = dr.get_task_instance("report").xcom_pull(task_ids="report")
     assert report["results"] == str(out)
     assert SENTINEL_KEY not in caplog.text
+
+
+@pytest.fixture
+def example_env(gemini_conn, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEMINI_BATCH_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("GEMINI_BATCH_OUTPUT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def read_jsonl(path):
+    with open(path) as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_structured_output_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_structured.py", "gemini_batch_structured").test()
+    assert dr.state == "success"
+    parsed = dr.get_task_instance("parse").xcom_pull(task_ids="parse")
+    assert parsed["dishes"] == ["bread", "cookies", "soup"] and parsed["recipes"] >= 6
+    assert gemini_conn.stats()["calls"].get("files.upload", 0) == 0  # small: went inline
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_embeddings_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_embeddings.py", "gemini_batch_embeddings").test()
+    assert dr.state == "success"
+    assert dr.get_task_instance("index").xcom_pull(task_ids="index") == {"vectors": 6, "dimensions": [256]}
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_sharded_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_sharded.py", "gemini_batch_sharded").test()
+    assert dr.state == "success"
+    merged = dr.get_task_instance("merge").xcom_pull(task_ids="merge")
+    assert merged["shards"] == 3 and merged["records"] == 60
+    keys = sorted(r["key"] for r in read_jsonl(merged["path"]))
+    assert keys == [f"row-{i:04d}" for i in range(60)]
+    assert gemini_conn.stats()["jobs_created"] == 3
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_sensor_and_cleanup_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_sensor_cleanup.py", "gemini_batch_sensor_cleanup").test()
+    assert dr.state == "success"
+    summary = dr.get_task_instance("results").xcom_pull(task_ids="results")
+    assert summary["records"] == 3 and summary["ok"] == 3
+    stats = gemini_conn.stats()
+    assert stats["jobs_created"] == 1 and stats["jobs"] == []  # the job was deleted after its results were written
+    assert stats["files"] == 0  # and so was its result file
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_maintenance_example_cancels_stale_and_deletes_old(example_env, gemini_conn, monkeypatch):
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+
+    hook = GeminiBatchHook()
+    req = [{"request": {"contents": [{"parts": [{"text": "x"}]}]}, "metadata": {"key": "k"}}]
+    stuck = hook.create_batch("gemini-2.5-flash", requests=req, display_name="airflow-old EMULATOR:STUCK_PENDING")["name"]
+    done = hook.create_batch("gemini-2.5-flash", requests=req, display_name="airflow-finished")["name"]
+    other = hook.create_batch("gemini-2.5-flash", requests=req, display_name="not-ours EMULATOR:STUCK_PENDING")["name"]
+    deadline = time.time() + 20
+    while not hook.get_snapshot(done).is_terminal and time.time() < deadline:
+        time.sleep(0.1)
+    monkeypatch.setenv("GEMINI_BATCH_STALE_HOURS", "0")
+    monkeypatch.setenv("GEMINI_BATCH_KEEP_DAYS", "0")
+    dr = load_dag("gemini_batch_maintenance.py", "gemini_batch_maintenance").test()
+    assert dr.state == "success"
+    assert hook.get_snapshot(stuck).state == "JOB_STATE_CANCELLED"
+    assert hook.get_snapshot(other).state == "JOB_STATE_PENDING"  # not ours: untouched
+    names = {j.name for j in hook.find_jobs()}
+    assert done not in names
 
 
 def test_provider_is_discovered_with_its_connection_type():

@@ -53,3 +53,13 @@ with DAG("gb_embed", schedule=None, start_date=datetime(2026, 1, 1), catchup=Fal
 with DAG("gb_sensor", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"],
          params={"job_name": "batches/unset"}) as sensor_dag:
     GeminiBatchJobSensor(task_id="wait", job_name="{{ params.job_name }}", poll_interval=0.2)
+
+# Expires once (forced by the test), then succeeds on the deliberate resubmission.
+expired_resubmit = scenario("gb_expired_resubmit", requests=prompts(2), on_expired="resubmit", max_resubmits=1)
+# A JSONL input the test writes; everything we made is cleaned up after the results are written.
+cleanup_all = scenario("gb_cleanup_all", input_file=f"{RESULTS}/inputs/cleanup.jsonl",
+                       cleanup=["input_file", "result_file", "job"])
+# One result line dropped, one duplicated by the emulator: both reported, the missing key named.
+results_report = scenario("gb_results_report", input_file=f"{RESULTS}/inputs/report.jsonl", max_failed_ratio=0.5)
+not_writable = scenario("gb_not_writable", requests=prompts(1))
+not_writable.get_task("submit").results_path = "/proc/gemini-batch-cannot-write/results.jsonl"
