@@ -84,6 +84,28 @@ def test_large_upload_job_and_download_in_flat_memory(gemini_conn, tmp_path, cap
         written = hook.download_file(snap.responses_file, out)
         download_s = time.perf_counter() - t0
     assert written == result_size == out.stat().st_size
+
+    # The same file through write_results (parsed records) and through the SDK (bytes in memory).
+    from airflow_provider_gemini_batch.results_writer import write_results
+    with PeakRss(os.getpid()) as ours:
+        t0 = time.perf_counter()
+        summary = write_results(hook, name, tmp_path / "records.jsonl")
+        records_s = time.perf_counter() - t0
+    assert summary["records"] == lines and summary["missing"] == 0
+    from google import genai
+    from google.genai import types
+    sdk = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=gemini_conn.base_url))
+    with PeakRss(os.getpid()) as theirs:
+        t0 = time.perf_counter()
+        data = sdk.files.download(file=snap.responses_file)
+        sdk_s = time.perf_counter() - t0
+    assert len(data) == result_size
+    del data
+    with capsys.disabled():
+        print(f"\nwrite_results {result_size / MB:.0f} MB -> {lines} records: {records_s:.1f}s, RSS growth "
+              f"{ours.growth_mb:.1f} MB; SDK files.download: {result_size / MB / sdk_s:.0f} MB/s, RSS growth "
+              f"{theirs.growth_mb:.1f} MB")
+    assert ours.growth_mb < 100
     with capsys.disabled():
         print(f"\nupload {SIZE_MB} MB: {SIZE_MB / upload[2]:.0f} MB/s, RSS growth client {upload[0]:.1f} MB, "
               f"emulator {upload[1]:.1f} MB")
