@@ -376,5 +376,6 @@ def plan_inline(records: list[KeyedRequest]) -> bool:
 def check_file_size(size: int, where: str) -> None:
     if size > FILE_LIMIT_BYTES:
         raise GeminiBatchTooLargeError(
-            f"{size} bytes is over the 2 GB input-file limit: split it (see split_jsonl) and submit the shards",
+            f"{size} bytes is over the 2 GB input-file limit: split it (GeminiBatchSplitJsonlOperator) and "
+            "submit the shards",
             location=where)

@@ -12,7 +12,10 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import httpx
+
 from .batch_results import ResultTally, iter_file_records, iter_inline_records
+from .hooks.errors import transport_error
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
 from .pricing import estimate_cost_usd
 from .states import parse_job
@@ -86,8 +89,17 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
     destination = open_path(results_path)
     tally = ResultTally()
     if snapshot.responses_file:
-        with hook.open_download(snapshot.responses_file) as reply:
-            _write(destination, iter_file_records(iter_lines(reply.iter_bytes(1024 * 1024))), tally)
+        def attempt() -> ResultTally:
+            # A transfer cut mid-way starts over: a fresh tally, the destination rewritten from the top.
+            fresh = ResultTally()
+            try:
+                with hook.open_download(snapshot.responses_file) as reply:
+                    _write(destination, iter_file_records(iter_lines(reply.iter_bytes(1024 * 1024))), fresh)
+            except httpx.TransportError as exc:
+                raise transport_error(exc, f"Downloading {snapshot.responses_file}", None) from None
+            return fresh
+
+        tally = hook.retrying(attempt, f"Writing the results of {job_name}")
     else:
         output = (raw.get("metadata") or {}).get("output") or raw.get("response") or {}
         _write(destination, iter_inline_records((output.get("inlinedResponses") or {}).get("inlinedResponses") or []),

@@ -290,6 +290,10 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         })
 
     async def _upload_chunk(upload_id: str, request: Request):
+        finished = store.finished_uploads.get(upload_id)
+        if finished is not None and finished in store.files:
+            # The upload completed; its final reply may have been lost. Say so again, with the file.
+            return JSONResponse({"file": store.get_file(finished)}, headers={"X-Goog-Upload-Status": "final"})
         try:
             part = store.upload_path(upload_id)
         except NotFound as exc:

@@ -61,6 +61,7 @@ class Store:
         self.jobs: dict[str, dict] = {}
         self.files: dict[str, dict] = {}
         self.uploads: dict[str, dict] = {}
+        self.finished_uploads: dict[str, str] = {}  # upload id -> file id, for queries after a lost final reply
         self.jobs_created = 0
         self._processing: set[str] = set()
         self._load()
@@ -94,6 +95,7 @@ class Store:
             self.jobs.clear()
             self.files.clear()
             self.uploads.clear()
+            self.finished_uploads.clear()
             self.jobs_created = 0
             (self.root / "jobs_created").write_text("0")
 
@@ -125,6 +127,7 @@ class Store:
             )
         file_id = new_id(12)
         part.replace(self.file_data_path(file_id))
+        self.finished_uploads[upload_id] = file_id
         return self._register_file(file_id, session["display_name"], session["mime_type"] or "application/octet-stream",
                                    source="UPLOADED", base_url=base_url)
 

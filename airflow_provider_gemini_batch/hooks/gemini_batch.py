@@ -21,12 +21,14 @@ from airflow.sdk import BaseHook
 from ..exceptions import (
     GeminiBatchError,
     GeminiConnectionError,
+    GeminiInvalidRequestError,
     GeminiModelError,
     GeminiNotFoundError,
     GeminiRequestError,
     GeminiTransientError,
     GeminiUnreachableError,
 )
+from ..batch_requests import check_file_size
 from ..retry_policy import backoff, redact
 from ..settings import GeminiSettings, resolve_settings
 from ..states import JobSnapshot, parse_job
@@ -141,7 +143,7 @@ class GeminiBatchHook(BaseHook):
             raise error_from_status(response.status_code, response.content, what, self._secret())
         return response
 
-    def _retrying(self, fn: Callable[[], T], what: str, attempts: int | None = None) -> T:
+    def retrying(self, fn: Callable[[], T], what: str, attempts: int | None = None) -> T:
         """Retry transient failures (429, 5xx, timeouts, dropped or refused connections) only."""
         s = self.settings
         retryer = Retrying(
@@ -159,7 +161,7 @@ class GeminiBatchHook(BaseHook):
             raise type(last)(f"{last} (gave up after {exc.last_attempt.attempt_number} attempts)") from None
 
     def _json(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
-        return self._retrying(lambda: self._send(method, self.settings.url(path), what, **kwargs).json(), what)
+        return self.retrying(lambda: self._send(method, self.settings.url(path), what, **kwargs).json(), what)
 
     def _sdk(self, fn: Callable[[], T], what: str) -> T:
         def attempt() -> T:
@@ -176,7 +178,7 @@ class GeminiBatchHook(BaseHook):
                 if typed is None:
                     raise
                 raise typed from None
-        return self._retrying(attempt, what)
+        return self.retrying(attempt, what)
 
     # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
@@ -240,7 +242,7 @@ class GeminiBatchHook(BaseHook):
                     return self.get_job_raw(existing[0].name)
                 raise
 
-        return self._retrying(attempt, what)
+        return self.retrying(attempt, what)
 
     def get_job(self, name: str):
         """The SDK's BatchJob (no batchStats, no job error on the Gemini API: see get_snapshot)."""
@@ -288,7 +290,13 @@ class GeminiBatchHook(BaseHook):
 
     def cancel_job(self, name: str) -> None:
         check_job_name(name)
-        self._json("POST", f"{name}:cancel", f"Cancelling {name}", json={})
+        try:
+            self._json("POST", f"{name}:cancel", f"Cancelling {name}", json={})
+        except GeminiInvalidRequestError as exc:
+            # A retried cancel whose first reply was lost finds the job already CANCELLED: that is success.
+            if exc.status == "FAILED_PRECONDITION" and self.get_snapshot(name).state == "JOB_STATE_CANCELLED":
+                return
+            raise
 
     def delete_job(self, name: str, missing_ok: bool = True) -> bool:
         """Delete a job. Returns False when it was already gone (and missing_ok)."""
@@ -309,10 +317,11 @@ class GeminiBatchHook(BaseHook):
         resumed from the offset the server reports, not restarted. Returns the File resource.
         """
         with _opened(source) as (fh, size, name):
+            check_file_size(size, str(name or "upload"))
             mime = mime_type or _guess_mime(name)
             display_name = display_name or (Path(name).name if name else None)
             what = f"Uploading {display_name or 'a file'} ({size} bytes)"
-            start = self._retrying(lambda: self._send(
+            start = self.retrying(lambda: self._send(
                 "POST", f"{self.settings.base_url}/upload/{self.settings.api_version}/files", what,
                 headers={"X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start",
                          "X-Goog-Upload-Header-Content-Length": str(size),
@@ -343,17 +352,20 @@ class GeminiBatchHook(BaseHook):
                 if failures > self.settings.max_retries:
                     raise type(exc)(f"{exc} (gave up after {failures} attempts)") from None
                 time.sleep(min(self.settings.retry_max_wait_seconds, 0.5 * 2 ** failures))
-                offset = self._received(upload_url, what)
+                status = self._query_upload(upload_url, what)
+                if status.headers.get("x-goog-upload-status") == "final":
+                    return status.json()["file"]  # the last chunk had landed; only its reply was lost
+                offset = int(status.headers.get("x-goog-upload-size-received", 0))
                 self.log.warning("%s: chunk failed (%s); resuming at byte %d", what, exc, offset)
                 continue
             offset += length
             if last:
                 return reply.json()["file"]
 
-    def _received(self, upload_url: str, what: str) -> int:
-        reply = self._retrying(lambda: self._send("POST", upload_url, what, client=self.upload_http,
-                                                  headers={"X-Goog-Upload-Command": "query"}), what)
-        return int(reply.headers.get("x-goog-upload-size-received", 0))
+    def _query_upload(self, upload_url: str, what: str) -> httpx.Response:
+        """Where an interrupted upload stands: X-Goog-Upload-Status and -Size-Received."""
+        return self.retrying(lambda: self._send("POST", upload_url, what, client=self.upload_http,
+                                                 headers={"X-Goog-Upload-Command": "query"}), what)
 
     def get_file(self, name: str) -> dict:
         return self._json("GET", check_file_name(name), f"Getting {name}")
@@ -399,7 +411,7 @@ class GeminiBatchHook(BaseHook):
                 raise error_from_status(reply.status_code, body, what, self._secret())
             return reply
 
-        reply = self._retrying(start, what)
+        reply = self.retrying(start, what)
         try:
             yield reply
         finally:
@@ -421,7 +433,7 @@ class GeminiBatchHook(BaseHook):
                     raise transport_error(exc, what, self._secret()) from None
             return written
 
-        return self._retrying(attempt, what)
+        return self.retrying(attempt, what)
 
 
 # ---------------------------------------------------------------------- sources and sinks

@@ -72,8 +72,9 @@ def test_create_get_list_cancel_delete(gemini_conn):
     assert [j.name for j in hook.find_jobs(states=["BATCH_STATE_SUCCEEDED"])] == [op["name"]]
     hook.cancel_job(other["name"])
     assert hook.get_snapshot(other["name"]).state == "JOB_STATE_CANCELLED"
+    hook.cancel_job(other["name"])  # cancelling a cancelled job again is success (a retried cancel)
     with pytest.raises(GeminiInvalidRequestError, match="terminal"):
-        hook.cancel_job(other["name"])
+        hook.cancel_job(op["name"])  # but a finished job cannot be cancelled
     assert hook.delete_job(op["name"]) is True
     assert hook.delete_job(op["name"]) is False  # already gone: fine by default
     with pytest.raises(GeminiNotFoundError):
@@ -194,3 +195,35 @@ def test_key_never_in_logs_reprs_or_errors(gemini_conn, caplog, monkeypatch):
     texts.append(caplog.text)
     assert all(SENTINEL_KEY not in t for t in texts)
     assert "503" in caplog.text  # the retry was logged, without the key
+
+
+def test_lost_reply_to_the_final_chunk_returns_the_file_once(gemini_conn):
+    hook = GeminiBatchHook()
+    gemini_conn.script_faults("files.upload.chunk", "drop_after")  # the only chunk is also the last
+    meta = hook.upload_file(io.BytesIO(b'{"a": 1}\n' * 10), mime_type="application/jsonl")
+    assert meta["name"].startswith("files/") and gemini_conn.stats()["files"] == 1
+
+
+def test_results_download_cut_mid_stream_starts_over(gemini_conn, tmp_path):
+    from airflow_provider_gemini_batch.results_writer import write_results
+
+    hook = GeminiBatchHook()
+    meta = hook.upload_file(io.BytesIO(b"".join(json.dumps({"key": f"k{i}", "request": REQ}).encode() + b"\n"
+                                                for i in range(50))), mime_type="application/jsonl")
+    name = hook.create_batch("gemini-2.5-flash", file_name=meta["name"])["name"]
+    wait_terminal(hook, name)
+    gemini_conn.script_faults("files.download", "drop")
+    summary = write_results(hook, name, tmp_path / "r.jsonl")
+    assert summary["records"] == 50 and summary["duplicate_keys"] == 0 and summary["missing"] == 0
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 50
+
+
+def test_file_over_two_gigabytes_is_refused_before_the_upload(gemini_conn, tmp_path):
+    from airflow_provider_gemini_batch.exceptions import GeminiBatchTooLargeError
+
+    big = tmp_path / "sparse.jsonl"
+    with open(big, "wb") as fh:
+        fh.truncate(2 * 1024 ** 3 + 1)  # sparse: no disk, no time
+    with pytest.raises(GeminiBatchTooLargeError, match="over the 2 GB"):
+        GeminiBatchHook().upload_file(big)
+    assert gemini_conn.stats()["calls"].get("files.upload", 0) == 0
