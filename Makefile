@@ -1,4 +1,4 @@
-.PHONY: demo test test-slow clean
+.PHONY: demo test test-slow soak clean
 
 # The main job: example DAG end to end (emulator by default, Gemini when GEMINI_API_KEY is set).
 demo:
@@ -11,6 +11,10 @@ test:
 # Long soak, large-file and scale runs, kept out of `make test`.
 test-slow:
 	bash scripts/test.sh -m slow
+
+# The full soak alone: 200 jobs through the operator and trigger with 26% of calls failing.
+soak:
+	GB_SOAK_REPORT=soak-report.json bash scripts/test.sh tests/airflow/test_soak.py -m slow -s
 
 clean:
 	rm -rf .venv demo_output
