@@ -131,6 +131,10 @@ class AirflowCluster:
         parts += [p.read_text(errors="replace") for p in (self.home / "logs").rglob("*") if p.is_file()]
         return "\n".join(parts)
 
+    def task_log_text(self, dag_id: str) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in (self.home / "logs").rglob("*")
+                         if p.is_file() and f"dag_id={dag_id}" in str(p))
+
     # ---- the metadata DB, read directly
     def query(self, sql: str, *params):
         conn = psycopg2.connect(host="127.0.0.1", port=5432, user=PG_USER, password=PG_PASSWORD, dbname=self.db)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,18 +31,22 @@ def deployment(tmp_path_factory):
     ensure_postgres()
     root = tmp_path_factory.mktemp("e2e")
     dags = root / "dags"
-    dags.mkdir()
+    shutil.copytree(HERE.parent.parent / "example_dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(HERE / "dags_e2e.py", dags / "dags_e2e.py")
     emulator = EmulatorProcess(log_path=str(root / "emulator.log"), state_dir=str(root / "emulator"),
                                pending_seconds=2, running_seconds=12).start()
     conn = {"conn_type": "gemini", "host": emulator.base_url, "password": SENTINEL_KEY,
             "extra": {"retry_max_wait_seconds": 1}}
-    cluster = AirflowCluster(root / "airflow_home", dags, {"AIRFLOW_CONN_GEMINI_DEFAULT": json.dumps(conn)})
+    cluster = AirflowCluster(root / "airflow_home", dags, {
+        "AIRFLOW_CONN_GEMINI_DEFAULT": json.dumps(conn), "GEMINI_BATCH_POLL_SECONDS": "1",
+        "GEMINI_BATCH_RESULTS": str(root / "nightly" / "results.jsonl")})
+    cluster.root = root
     try:
         cluster.airflow("db", "migrate")
         cluster.start()
         cluster.wait_for("the DAGs to be parsed", lambda: len(cluster.query(
-            "SELECT dag_id FROM dag WHERE dag_id IN ('e2e_deferred', 'e2e_crash')")) == 2, timeout=180)
+            "SELECT dag_id FROM dag WHERE dag_id LIKE 'e2e_%%' OR dag_id = 'gemini_batch_nightly'")) == 5,
+            timeout=180)
         yield cluster, emulator
         # Whatever happened above, the key must not have reached any log or the emulator's access log.
         assert SENTINEL_KEY not in cluster.log_text()
@@ -52,7 +57,7 @@ def deployment(tmp_path_factory):
 
 
 def jobs_of(emulator, dag_id):
-    return [j for j in emulator.stats()["jobs"] if dag_id in j["displayName"]]
+    return [j for j in emulator.stats()["jobs"] if j["displayName"].startswith(f"airflow-{dag_id}.")]
 
 
 def deadline_of(kwargs_text: str) -> float:
@@ -77,28 +82,49 @@ def deadline_of(kwargs_text: str) -> float:
     return value
 
 
-def test_deferred_without_a_worker_slot_and_survives_a_triggerer_restart(deployment):
+FAULTS = {"rate_429": 0.06, "rate_500": 0.05, "rate_503": 0.05, "rate_drop": 0.05, "latency_ms": 20}
+NO_FAULTS = {k: 0 for k in FAULTS}
+
+
+@pytest.fixture(params=["e2e_deferred", "e2e_deferred_faults"])
+def deferred_dag(request, deployment):
+    _, emulator = deployment
+    emulator.configure(**(FAULTS if request.param.endswith("_faults") else NO_FAULTS))
+    yield request.param
+    emulator.configure(**NO_FAULTS)
+
+
+@pytest.fixture(params=["e2e_crash", "e2e_crash_faults"])
+def crash_dag(request, deployment):
+    _, emulator = deployment
+    emulator.configure(**(FAULTS if request.param.endswith("_faults") else NO_FAULTS))
+    yield request.param
+    emulator.configure(**NO_FAULTS)
+
+
+def test_deferred_without_a_worker_slot_and_survives_a_triggerer_restart(deployment, deferred_dag):
     cluster, emulator = deployment
-    cluster.airflow("dags", "trigger", "e2e_deferred")
-    cluster.wait_for("the task to defer", lambda: (cluster.ti("e2e_deferred", "submit") or [None])[0] == "deferred")
-    before = deadline_of(cluster.wait_for("its trigger", lambda: cluster.trigger_kwargs("e2e_deferred", "submit")))
+    dag_id = deferred_dag
+    cluster.airflow("dags", "trigger", dag_id)
+    cluster.wait_for("the task to defer", lambda: (cluster.ti(dag_id, "submit") or [None])[0] == "deferred")
+    before = deadline_of(cluster.wait_for("its trigger", lambda: cluster.trigger_kwargs(dag_id, "submit")))
     # No worker slot held: no task process is left under the scheduler's executor while the job runs.
     cluster.wait_for("the worker slot to be released", lambda: not _task_processes(cluster), timeout=30)
-    assert cluster.ti("e2e_deferred", "submit")[0] == "deferred"
+    assert cluster.ti(dag_id, "submit")[0] == "deferred"
 
     cluster.stop("triggerer")
     time.sleep(2)
-    assert cluster.ti("e2e_deferred", "submit")[0] == "deferred"
+    assert cluster.ti(dag_id, "submit")[0] == "deferred"
     cluster.start("triggerer")
-    after = deadline_of(cluster.trigger_kwargs("e2e_deferred", "submit"))
+    after = deadline_of(cluster.trigger_kwargs(dag_id, "submit"))
     assert after == before
 
-    cluster.wait_for("the run to succeed", lambda: cluster.dag_run_state("e2e_deferred") in ("success", "failed"),
+    cluster.wait_for("the run to succeed", lambda: cluster.dag_run_state(dag_id) in ("success", "failed"),
                      timeout=180)
-    assert cluster.dag_run_state("e2e_deferred") == "success"
-    assert len(jobs_of(emulator, "e2e_deferred")) == 1
-    xcom = cluster.query("SELECT value FROM xcom WHERE dag_id='e2e_deferred' AND task_id='submit' "
-                         "AND key='return_value'")[0][0]
+    assert cluster.dag_run_state(dag_id) == "success"
+    assert len(jobs_of(emulator, dag_id)) == 1
+    xcom = cluster.query("SELECT value FROM xcom WHERE dag_id=%s AND task_id='submit' "
+                         "AND key='return_value'", dag_id)[0][0]
     text = json.dumps(xcom)
     assert "JOB_STATE_SUCCEEDED" in text and SENTINEL_KEY not in text and len(text) < 4000
 
@@ -109,20 +135,37 @@ def _task_processes(cluster):
     return [p for worker in scheduler.children() for p in worker.children(recursive=True)]
 
 
-def test_worker_killed_right_after_create_is_reattached_not_resubmitted(deployment):
+def test_worker_killed_right_after_create_is_reattached_not_resubmitted(deployment, crash_dag):
+    dag_id = crash_dag
     cluster, emulator = deployment
     emulator.configure(stall_seconds=30)
     emulator.script_faults("batches.create", "stall_after")  # created at once, reply held back 30 s
-    cluster.airflow("dags", "trigger", "e2e_crash")
-    cluster.wait_for("the job to be created", lambda: jobs_of(emulator, "e2e_crash"))
+    cluster.airflow("dags", "trigger", dag_id)
+    cluster.wait_for("the job to be created", lambda: jobs_of(emulator, dag_id))
     victims = cluster.wait_for("the task's processes", lambda: _task_processes(cluster))
     for proc in victims:
         proc.send_signal(signal.SIGKILL)
 
-    cluster.wait_for("the retry to finish", lambda: cluster.dag_run_state("e2e_crash") in ("success", "failed"),
+    cluster.wait_for("the retry to finish", lambda: cluster.dag_run_state(dag_id) in ("success", "failed"),
                      timeout=240)
-    state, try_number, _ = cluster.ti("e2e_crash", "submit")
-    assert cluster.dag_run_state("e2e_crash") == "success" and state == "success"
+    state, try_number, _ = cluster.ti(dag_id, "submit")
+    assert cluster.dag_run_state(dag_id) == "success" and state == "success"
     assert try_number >= 2
-    assert len(jobs_of(emulator, "e2e_crash")) == 1
-    assert "Reattaching to" in cluster.log_text()
+    assert len(jobs_of(emulator, dag_id)) == 1
+    assert "Reattaching to" in cluster.task_log_text(dag_id)
+
+
+def test_the_key_appears_nowhere_after_the_example_dag(deployment):
+    """The nightly example DAG end to end; then the whole metadata DB (XCom, rendered fields, serialized
+    DAGs, trigger kwargs, task instances) is dumped and searched, with every log and the emulator's."""
+    cluster, emulator = deployment
+    cluster.airflow("dags", "trigger", "gemini_batch_nightly")
+    cluster.wait_for("the example to finish",
+                     lambda: cluster.dag_run_state("gemini_batch_nightly") in ("success", "failed"), timeout=180)
+    assert cluster.dag_run_state("gemini_batch_nightly") == "success"
+    assert len((cluster.root / "nightly" / "results.jsonl").read_text().splitlines()) == 10
+    dump = subprocess.run(["su", "postgres", "-c", f"pg_dump {cluster.db}"], capture_output=True, text=True,
+                          check=True, cwd="/").stdout
+    assert "gemini_batch_nightly" in dump and "rendered_task_instance_fields" in dump  # the dump is real
+    assert SENTINEL_KEY not in dump
+    assert SENTINEL_KEY not in cluster.log_text()
