@@ -1,4 +1,4 @@
-.PHONY: demo test test-slow soak clean
+.PHONY: demo test test-slow soak bench clean
 
 # The main job: example DAG end to end (emulator by default, Gemini when GEMINI_API_KEY is set).
 demo:
@@ -15,6 +15,10 @@ test-slow:
 # The full soak alone: 200 jobs through the operator and trigger with 26% of calls failing.
 soak:
 	GB_SOAK_REPORT=soak-report.json bash scripts/test.sh tests/airflow/test_soak.py -m slow -s
+
+# Benchmarks against the emulator, each beside its baseline from the same run (about 15 minutes).
+bench:
+	bash -c 'source scripts/bootstrap.sh && python benchmarks/run.py $(BENCH_ARGS)'
 
 clean:
 	rm -rf .venv demo_output

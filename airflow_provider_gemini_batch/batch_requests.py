@@ -12,7 +12,10 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
+
+import msgspec
 
 from .exceptions import GeminiBatchTooLargeError, GeminiRequestError
 
@@ -24,6 +27,7 @@ FILE_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
 _SNAKE = re.compile(r"_([a-z0-9])")
 
 
+@lru_cache(maxsize=4096)
 def camel(name: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
@@ -58,14 +62,19 @@ EMBED_TASK_TYPES = {"RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARIT
 KEYED_FIELDS = {"key", "request", "metadata"}
 
 
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
+
+
 @dataclass(frozen=True)
 class KeyedRequest:
     key: str
     request: dict  # REST form
 
     def jsonl(self) -> bytes:
-        return json.dumps({"key": self.key, "request": self.request}, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8") + b"\n"
+        # msgspec (already installed with Airflow 3) encodes several times faster than json.dumps,
+        # which is most of the cost of turning a million requests into a file.
+        return _ENCODER.encode({"key": self.key, "request": self.request}) + b"\n"
 
     def inline(self) -> dict:
         return {"request": self.request, "metadata": {"key": self.key}}
@@ -91,6 +100,8 @@ def _fields(obj: Any, allowed: set[str], where: str, what: str) -> dict:
     """obj's fields by camelCase name, refusing unknown ones."""
     if not isinstance(obj, dict):
         raise _fail(f"{what} must be a JSON object, got {type(obj).__name__}", where)
+    if allowed.issuperset(obj):  # the common case, checked in C: every name already camelCase and known
+        return dict(obj)
     out = {}
     for name, value in obj.items():
         if not isinstance(name, str) or camel(name) not in allowed:
@@ -271,17 +282,17 @@ def _key(value: Any, where: str) -> str:
 
 
 class KeySet:
-    """Refuses a key seen before, naming both places."""
+    """Refuses a key seen before, naming both places. Stores positions, not text, per key."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, str] = {}
+        self._seen: dict[str, int] = {}
 
-    def add(self, key: str, where: str) -> None:
-        first = self._seen.get(key)
-        if first is not None:
-            raise _fail(f"duplicate key {key!r} (first used at {first}); keys join results to inputs and must be unique",
-                        where)
-        self._seen[key] = where
+    def add(self, key: str, position: int, describe) -> None:
+        """describe(position) -> 'requests[3]' or 'input line 4': only called to report a duplicate."""
+        first = self._seen.setdefault(key, position)
+        if first != position:
+            raise _fail(f"duplicate key {key!r} (first used at {describe(first)}); keys join results to inputs "
+                        "and must be unique", describe(position))
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -322,7 +333,7 @@ def iter_keyed(items: Iterable[Any], *, embeddings: bool = False, key_prefix: st
     for index, item in enumerate(items):
         where = f"requests[{index}]"
         record = _keyed(item, index, where, embeddings, key_prefix)
-        keys.add(record.key, where)
+        keys.add(record.key, index, _list_position)
         count += 1
         yield record
     if count == 0:
@@ -335,20 +346,18 @@ def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: boo
     counts lines, and a stray blank line is usually a file joined wrong."""
     keys = keys if keys is not None else KeySet()
     count = 0
+
+    def position(lineno: int) -> str:
+        return f"{source} line {lineno}"
+
     for lineno, raw in enumerate(lines, start=1):
         where = f"{source} line {lineno}"
         if lineno == 1 and raw[:2] == b"\x1f\x8b":
             raise _fail("this is a gzip file, not JSONL: decompress it first (or give the .jsonl)", where)
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _fail(f"not UTF-8 at byte {exc.start}: save the file as UTF-8", where) from None
-        if not text.strip():
-            raise _fail("blank line: every line must be one JSON object {'key': ..., 'request': ...}", where)
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            raise _fail(f"malformed JSON ({exc.msg} at column {exc.colno})", where) from None
+            obj = _DECODER.decode(raw)
+        except msgspec.DecodeError:
+            _explain_bad_line(raw, where)
         if not isinstance(obj, dict):
             raise _fail(f"each line must be a JSON object, got {type(obj).__name__}", where)
         if "request" not in obj:
@@ -356,11 +365,30 @@ def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: boo
         if "key" not in obj and not (isinstance(obj.get("metadata"), dict) and "key" in obj["metadata"]):
             raise _fail("no 'key': each line is {'key': '...', 'request': {...}}", f"{where}.key")
         record = _keyed(obj, lineno, where, embeddings, "line")
-        keys.add(record.key, where)
+        keys.add(record.key, lineno, position)
         count += 1
         yield record
     if count == 0:
         raise _fail("no requests: the file is empty", source)
+
+
+def _list_position(index: int) -> str:
+    return f"requests[{index}]"
+
+
+def _explain_bad_line(raw: bytes, where: str) -> None:
+    """The fast decoder refused a line: say why as precisely as the standard library can."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"not UTF-8 at byte {exc.start}: save the file as UTF-8", where) from None
+    if not text.strip():
+        raise _fail("blank line: every line must be one JSON object {'key': ..., 'request': ...}", where)
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise _fail(f"malformed JSON ({exc.msg} at column {exc.colno})", where) from None
+    raise _fail("malformed JSON", where)
 
 
 def plan_inline(records: list[KeyedRequest]) -> bool:

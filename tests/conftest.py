@@ -24,6 +24,7 @@ for dag_file in (ROOT / "tests" / "dags").glob("*.py"):
 sys.path.insert(0, str(DAGS_FOLDER))  # as Airflow does when it parses the dags folder
 os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow_home")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # the in-process API server test
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AIRFLOW_CONN_GEMINI_DEFAULT", "GEMINI_BATCH_DEFERRABLE"):

@@ -171,18 +171,20 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         except NotFound as exc:
             raise ApiError(404, "NOT_FOUND", str(exc)) from None
 
+    def _page(items: list, items_key: str, page_size: int | None, page_token: str | None, render) -> dict:
+        size = min(page_size or config.page_size_default, config.page_size_max)
+        start = int(page_token) if page_token else 0
+        body: dict = {items_key: [render(i) for i in items[start:start + size]]}
+        if start + size < len(items):
+            body["nextPageToken"] = str(start + size)
+        return body
+
     @api.get("/{ver}/batches")
     async def list_batches(ver: str, pageSize: int | None = None, pageToken: str | None = None):
         require_version(ver)
-        size = min(pageSize or config.page_size_default, config.page_size_max)
-        start = int(pageToken) if pageToken else 0
-        jobs = list(store.iter_jobs_newest_first())
         now = time.time()
-        page = [operation(store, j, now) for j in jobs[start:start + size]]
-        body: dict = {"operations": page}
-        if start + size < len(jobs):
-            body["nextPageToken"] = str(start + size)
-        return body
+        return _page(list(store.iter_jobs_newest_first()), "operations", pageSize, pageToken,
+                     lambda job: operation(store, job, now))
 
     @api.get("/{ver}/batches/{job_id}")
     async def get_batch(ver: str, job_id: str):
@@ -219,13 +221,8 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     @api.get("/{ver}/files")
     async def list_files(ver: str, pageSize: int | None = None, pageToken: str | None = None):
         require_version(ver)
-        size = min(pageSize or config.page_size_default, config.page_size_max)
-        start = int(pageToken) if pageToken else 0
         ids = sorted(store.files, key=lambda i: store.files[i]["createTime"], reverse=True)
-        body: dict = {"files": [store.get_file(i) for i in ids[start:start + size]]}
-        if start + size < len(ids):
-            body["nextPageToken"] = str(start + size)
-        return body
+        return _page(ids, "files", pageSize, pageToken, store.get_file)
 
     def _download(file_id: str, alt: str | None):
         if alt != "media":

@@ -273,7 +273,11 @@ class Store:
         with self.lock:
             if job["id"] not in self._processing and not job["final"]:
                 self._processing.add(job["id"])
-                threading.Thread(target=self._process, args=(job,), daemon=True).start()
+                if "file_id" in job["source"]:
+                    # A file can be gigabytes: work through it in a thread and say RUNNING meanwhile.
+                    threading.Thread(target=self._process, args=(job,), daemon=True).start()
+                else:
+                    self._process(job)  # inline input is capped at 20 MB: done before answering
         return job["final"]["state"] if job["final"] else "RUNNING"
 
     def _progress_stats(self, job: dict, now: float) -> dict:

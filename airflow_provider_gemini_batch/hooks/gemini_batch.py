@@ -256,17 +256,29 @@ class GeminiBatchHook(BaseHook):
     def get_snapshot(self, name: str) -> JobSnapshot:
         return parse_job(self.get_job_raw(name))
 
-    def iter_jobs_raw(self, page_size: int = 100) -> Iterator[dict]:
+    def _paged(self, path: str, items_key: str, what: str, page_size: int) -> Iterator[dict]:
         token = None
         while True:
             params: dict[str, Any] = {"pageSize": page_size}
             if token:
                 params["pageToken"] = token
-            page = self._json("GET", "batches", "Listing batch jobs", params=params)
-            yield from page.get("operations") or []
+            page = self._json("GET", path, what, params=params)
+            yield from page.get(items_key) or []
             token = page.get("nextPageToken")
             if not token:
                 return
+
+    def _delete(self, name: str, what: str, missing_ok: bool) -> bool:
+        try:
+            self._json("DELETE", name, what)
+        except GeminiNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
+
+    def iter_jobs_raw(self, page_size: int = 100) -> Iterator[dict]:
+        return self._paged("batches", "operations", "Listing batch jobs", page_size)
 
     def find_jobs(self, *, display_name: str | None = None, display_name_prefix: str | None = None,
                   states: Iterable[str] | None = None, limit: int | None = None) -> list[JobSnapshot]:
@@ -300,14 +312,7 @@ class GeminiBatchHook(BaseHook):
 
     def delete_job(self, name: str, missing_ok: bool = True) -> bool:
         """Delete a job. Returns False when it was already gone (and missing_ok)."""
-        check_job_name(name)
-        try:
-            self._json("DELETE", name, f"Deleting {name}")
-        except GeminiNotFoundError:
-            if not missing_ok:
-                raise
-            return False
-        return True
+        return self._delete(check_job_name(name), f"Deleting {name}", missing_ok)
 
     # ------------------------------------------------------------------ files
     def upload_file(self, source: Any, *, display_name: str | None = None, mime_type: str | None = None) -> dict:
@@ -371,25 +376,10 @@ class GeminiBatchHook(BaseHook):
         return self._json("GET", check_file_name(name), f"Getting {name}")
 
     def iter_files(self, page_size: int = 100) -> Iterator[dict]:
-        token = None
-        while True:
-            params: dict[str, Any] = {"pageSize": page_size}
-            if token:
-                params["pageToken"] = token
-            page = self._json("GET", "files", "Listing files", params=params)
-            yield from page.get("files") or []
-            token = page.get("nextPageToken")
-            if not token:
-                return
+        return self._paged("files", "files", "Listing files", page_size)
 
     def delete_file(self, name: str, missing_ok: bool = True) -> bool:
-        try:
-            self._json("DELETE", check_file_name(name), f"Deleting {name}")
-        except GeminiNotFoundError:
-            if not missing_ok:
-                raise
-            return False
-        return True
+        return self._delete(check_file_name(name), f"Deleting {name}", missing_ok)
 
     @contextmanager
     def open_download(self, name: str) -> Iterator[httpx.Response]:

@@ -1,0 +1,23 @@
+"""What the Airflow UI's connection form shows for our type, read from the API server's own endpoint."""
+
+import pytest
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_api_server_lists_gemini_with_key_and_optional_base_url():
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import create_app
+
+    with TestClient(create_app("core")) as client:
+        reply = client.get("/ui/connections/hook_meta")
+    assert reply.status_code == 200
+    gemini = next(h for h in reply.json() if h["connection_type"] == "gemini")
+    assert gemini["hook_name"] == "Gemini Batch"
+    assert gemini["hook_class_name"] == "airflow_provider_gemini_batch.hooks.gemini_batch.GeminiBatchHook"
+    fields = gemini["standard_fields"]
+    assert fields["password"]["title"] == "API key" and not fields["password"]["hidden"]
+    assert fields["host"]["title"] == "Base URL (optional)" and not fields["host"]["hidden"]
+    assert fields["login"]["hidden"] and fields["port"]["hidden"]
+    extras = gemini["extra_fields"]
+    assert extras["api_version"]["value"] == "v1beta" and extras["max_retries"]["value"] == 5
