@@ -216,8 +216,45 @@ def _tools(tools: Any, where: str) -> list:
 
 
 # ---------------------------------------------------------------------- one request
+_SIMPLE_REQUEST = frozenset({"contents", "generationConfig"})
+_SIMPLE_CONTENT = frozenset({"role", "parts"})
+_SIMPLE_GENERATION = frozenset({"temperature", "topP", "topK", "maxOutputTokens", "candidateCount", "seed",
+                                "stopSequences"})
+
+
+def _already_canonical(obj: dict) -> bool:
+    """True for the common shape (text parts, plain sampling settings) already in REST spelling: such a
+    request needs no rewriting, so one flat pass checks it instead of the general walk below."""
+    if not _SIMPLE_REQUEST.issuperset(obj):
+        return False
+    contents = obj.get("contents")
+    if type(contents) is not list or not contents:
+        return False
+    for content in contents:
+        if type(content) is not dict or not _SIMPLE_CONTENT.issuperset(content):
+            return False
+        if content.get("role", "user") not in ROLES:
+            return False
+        parts = content.get("parts")
+        if type(parts) is not list or not parts:
+            return False
+        for part in parts:
+            if type(part) is not dict or len(part) != 1 or type(part.get("text")) is not str:
+                return False
+    generation = obj.get("generationConfig")
+    if generation is not None:
+        if type(generation) is not dict or not _SIMPLE_GENERATION.issuperset(generation):
+            return False
+        temperature = generation.get("temperature")
+        if temperature is not None and (type(temperature) not in (int, float) or not 0 <= temperature <= 2):
+            return False
+    return True
+
+
 def normalize_generate_request(obj: Any, where: str) -> dict:
     """REST form of a GenerateContentRequest given in SDK or REST spelling (or a bare prompt string)."""
+    if type(obj) is dict and _already_canonical(obj):
+        return obj  # never mutated downstream, so no copy is needed
     if isinstance(obj, str):
         if not obj.strip():
             raise _fail("the prompt is empty", where)
