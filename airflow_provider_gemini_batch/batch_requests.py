@@ -393,7 +393,7 @@ def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: boo
             raise _fail("this is a gzip file, not JSONL: decompress it first (or give the .jsonl)", where)
         try:
             obj = _DECODER.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             _explain_bad_line(raw, where)
         if not isinstance(obj, dict):
             raise _fail(f"each line must be a JSON object, got {type(obj).__name__}", where)
