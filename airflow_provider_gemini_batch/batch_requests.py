@@ -444,3 +444,20 @@ def check_file_size(size: int, where: str) -> None:
             f"{size} bytes is over the 2 GB input-file limit: split it (GeminiBatchSplitJsonlOperator) and "
             "submit the shards",
             location=where)
+
+
+def apply_defaults(records: Iterable[KeyedRequest], *, system_instruction: Any = None,
+                   json_schema: dict | None = None) -> Iterator[KeyedRequest]:
+    """Batch-wide settings for requests that do not set their own: a system instruction, and a JSON
+    schema for structured output. The caller's dicts are never modified (they may be shared)."""
+    system = _content(system_instruction, "system_instruction", None) if system_instruction is not None else None
+    for record in records:
+        request = record.request
+        if system is not None and "systemInstruction" not in request:
+            request = {**request, "systemInstruction": system}
+        if json_schema is not None:
+            generation = request.get("generationConfig") or {}
+            if "responseSchema" not in generation and "responseJsonSchema" not in generation:
+                request = {**request, "generationConfig": {**generation, "responseMimeType": "application/json",
+                                                           "responseJsonSchema": json_schema}}
+        yield record if request is record.request else KeyedRequest(record.key, request)

@@ -78,6 +78,7 @@ class ResultTally:
     written: int = 0
     ok: int = 0
     errors: int = 0
+    invalid_output: int = 0
     duplicate_keys: int = 0
     unkeyed: int = 0
     tokens: dict = field(default_factory=lambda: {k: 0 for k in USAGE_FIELDS})
@@ -87,6 +88,8 @@ class ResultTally:
         self.written += 1
         if record["status"] == "ok":
             self.ok += 1
+        elif record["status"] == "invalid_output":
+            self.invalid_output += 1
         else:
             self.errors += 1
         key = record.get("key")
@@ -105,7 +108,7 @@ class ResultTally:
         return key_digest(key) in self._seen
 
     def summary(self, expected: int | None = None) -> dict:
-        out = {"records": self.written, "ok": self.ok, "errors": self.errors,
+        out = {"records": self.written, "ok": self.ok, "errors": self.errors, "invalid_output": self.invalid_output,
                "duplicate_keys": self.duplicate_keys, "unkeyed": self.unkeyed,
                "tokens": {k: v for k, v in self.tokens.items() if v}}
         if expected is not None:

@@ -26,6 +26,8 @@ def get_provider_info() -> dict:
                      "python-modules": ["airflow_provider_gemini_batch.sensors.batch"]}],
         "triggers": [{"integration-name": "Gemini Batch API",
                       "python-modules": ["airflow_provider_gemini_batch.triggers.batch"]}],
+        "task-decorators": [{"name": "gemini_batch",
+                             "class-name": "airflow_provider_gemini_batch.decorators.gemini_batch.gemini_batch_task"}],
         "connection-types": [{
             "connection-type": "gemini",
             "hook-class-name": "airflow_provider_gemini_batch.hooks.gemini_batch.GeminiBatchHook",

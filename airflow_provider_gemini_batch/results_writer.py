@@ -79,10 +79,12 @@ def _write(destination: Any, records: Iterable[dict], tally: ResultTally) -> Non
 
 
 def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
-                  expected_keys: Iterable[str] | None = None) -> dict[str, Any]:
+                  expected_keys: Iterable[str] | None = None, validator: Any = None) -> dict[str, Any]:
     """Write every result of a finished job to results_path; return a small summary for XCom:
-    path, records, ok, errors, duplicate_keys, unkeyed, missing (+ up to 20 missing_keys when the
-    input keys are given), tokens, estimated_cost_usd, responses_file."""
+    path, records, ok, errors, invalid_output, duplicate_keys, unkeyed, missing (+ up to 20 missing_keys
+    when the input keys are given), tokens, estimated_cost_usd, responses_file. With a validator
+    (structured_output.OutputValidator), each answer is parsed and validated on the way."""
+    check = validator.check if validator is not None else None
     check_job_name(job_name)
     raw = hook.get_job_raw(job_name)
     snapshot = parse_job(raw)
@@ -94,7 +96,8 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
             fresh = ResultTally()
             try:
                 with hook.open_download(snapshot.responses_file) as reply:
-                    _write(destination, iter_file_records(iter_lines(reply.iter_bytes(1024 * 1024))), fresh)
+                    records = iter_file_records(iter_lines(reply.iter_bytes(1024 * 1024)))
+                    _write(destination, map(check, records) if check else records, fresh)
             except httpx.TransportError as exc:
                 raise transport_error(exc, f"Downloading {snapshot.responses_file}", None) from None
             return fresh
@@ -102,8 +105,8 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
         tally = hook.retrying(attempt, f"Writing the results of {job_name}")
     else:
         output = (raw.get("metadata") or {}).get("output") or raw.get("response") or {}
-        _write(destination, iter_inline_records((output.get("inlinedResponses") or {}).get("inlinedResponses") or []),
-               tally)
+        records = iter_inline_records((output.get("inlinedResponses") or {}).get("inlinedResponses") or [])
+        _write(destination, map(check, records) if check else records, tally)
     summary: dict[str, Any] = {"path": str(results_path), **tally.summary(expected=snapshot.request_count or None)}
     if expected_keys is not None:
         missing = [key for key in expected_keys if not tally.has_key(key)]
@@ -111,7 +114,8 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
         summary["missing_keys"] = missing[:MISSING_KEYS_LISTED]
     summary["estimated_cost_usd"] = estimate_cost_usd(snapshot.model, summary["tokens"])
     summary["responses_file"] = snapshot.responses_file
-    log.info("Wrote %d result records (%d ok, %d errors) to %s.", tally.written, tally.ok, tally.errors, results_path)
+    log.info("Wrote %d result records (%d ok, %d errors, %d invalid output) to %s.", tally.written, tally.ok,
+             tally.errors, tally.invalid_output, results_path)
     if tally.duplicate_keys or summary.get("missing"):
         log.warning("Results of %s: %d duplicate keys, %d missing records%s.", job_name, tally.duplicate_keys,
                     summary.get("missing", 0),

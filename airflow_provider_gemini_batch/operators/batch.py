@@ -7,18 +7,21 @@ import os
 import re
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from airflow.sdk import BaseOperator
 
-from ..batch_requests import check_file_size, iter_jsonl, iter_keyed, plan_inline
+from ..batch_requests import apply_defaults, check_file_size, iter_jsonl, iter_keyed, plan_inline
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
 from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
 from ..hooks.gemini_batch import GeminiBatchHook
 from ..results_writer import check_writable, open_path, write_results
 from ..states import JobSnapshot, Outcome, parse_job
+from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
 
 STORE_KEY = "gemini_batch_submission"
@@ -49,9 +52,22 @@ def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int) ->
     return f"{head}{suffix}-{digest}"
 
 
-def submission_number(display_name: str, base: str) -> int:
-    rest = display_name[len(base):]
-    return int(rest[2:]) if rest.startswith("-s") and rest[2:].isdigit() else 1
+_SUFFIX = re.compile(r"^(?:-s(\d+))?(?:-f([0-9a-f]{10}))?$")
+
+
+def display_name_for(base: str, submission: int, fingerprint: str | None) -> str:
+    """base, then -sN for a deliberate resubmission, then -f<input fingerprint>."""
+    return base + (f"-s{submission}" if submission > 1 else "") + (f"-f{fingerprint[:10]}" if fingerprint else "")
+
+
+def parse_display_name(display_name: str, base: str) -> tuple[int, str | None] | None:
+    """(submission number, fingerprint prefix) of one of this task's jobs; None for anyone else's."""
+    if not display_name.startswith(base):
+        return None
+    match = _SUFFIX.match(display_name[len(base):])
+    if match is None:
+        return None
+    return int(match.group(1) or 1), match.group(2)
 
 
 def _cleanup_set(cleanup: Iterable[str] | str | None) -> set[str]:
@@ -89,6 +105,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
         uploaded), ``"result_file"`` and ``"job"``. Off by default: each holds data you may still want.
     :param on_expired: ``"fail"`` (default) or ``"resubmit"``: submit a new job, deliberately, when one
         expires (48 h without finishing), up to ``max_resubmits`` times.
+    :param response_schema: a pydantic model (or type, e.g. ``list[Recipe]``) or a JSON schema: asked of
+        every request that sets no schema of its own, and every answer is parsed and validated on the way
+        to ``results_path``: invalid ones get status ``invalid_output`` and count as failed requests.
+    :param system_instruction: a system instruction for every request that sets none.
+    :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
+        (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
     :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
     """
 
@@ -105,11 +127,15 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  cancel_on_kill: bool = True, max_failed_requests: int | None = None,
                  max_failed_ratio: float | None = None, results_path: str | None = None,
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
-                 max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
+                 response_schema: Any = None, system_instruction: Any = None,
+                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if on_expired not in ("fail", "resubmit"):
             raise GeminiRequestError(f"on_expired must be 'fail' or 'resubmit', got {on_expired!r}",
                                      location="on_expired")
+        if on_changed_input not in ("fail", "cancel_and_resubmit"):
+            raise GeminiRequestError(f"on_changed_input must be 'fail' or 'cancel_and_resubmit', got "
+                                     f"{on_changed_input!r}", location="on_changed_input")
         self.model = model
         self.requests = requests
         self.input_file = input_file
@@ -127,6 +153,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.cleanup = sorted(_cleanup_set(cleanup))
         self.on_expired = on_expired
         self.max_resubmits = max_resubmits
+        self.response_schema = response_schema
+        self.system_instruction = system_instruction
+        self.on_changed_input = on_changed_input
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self._job_name: str | None = None
 
@@ -143,31 +172,54 @@ class GeminiBatchSubmitOperator(BaseOperator):
         base = self._base_display_name(context)
         store = context.get("task_state_store")
         record = _store_get(store)
-        existing = self._find_existing(record, base, context["ti"].try_number)
-        submission = 1
-        if existing is not None:
-            if existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
-                self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
-                              existing.name, existing.state)
-                deadline = (record or {}).get("deadline") or self._deadline()
-                _store_set(store, {**(record or {}), "job_name": existing.name,
-                                   "display_name": existing.display_name, "deadline": deadline})
-                return self._after_submit(context, existing.name, deadline)
-            submission = submission_number(existing.display_name, base) + 1
-            self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
-                             existing.name, existing.state, submission)
-        return self._submit(context, base, submission)
+        with self._prepared_input() as prepared:  # validates everything: nothing billable yet
+            existing = self._find_existing(record, base, context["ti"].try_number)
+            submission = 1
+            if existing is not None:
+                earlier = self._fingerprint_of(existing, record, base)
+                changed = earlier is not None and not prepared.fingerprint.startswith(earlier)
+                parsed = parse_display_name(existing.display_name, base)
+                submission = (parsed[0] if parsed else 1) + 1
+                if changed:
+                    self._on_changed_input(existing, submission)
+                elif existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
+                    self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
+                                  existing.name, existing.state)
+                    deadline = (record or {}).get("deadline") or self._deadline()
+                    _store_set(store, {**(record or {}), "job_name": existing.name,
+                                       "display_name": existing.display_name, "deadline": deadline})
+                    return self._after_submit(context, existing.name, deadline)
+                else:
+                    self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
+                                     existing.name, existing.state, submission)
+            return self._submit(context, base, submission, prepared)
+
+    def _fingerprint_of(self, existing: JobSnapshot, record: dict | None, base: str) -> str | None:
+        if record and record.get("job_name") == existing.name and record.get("fingerprint"):
+            return record["fingerprint"]
+        parsed = parse_display_name(existing.display_name, base)
+        return parsed[1] if parsed else None
+
+    def _on_changed_input(self, existing: JobSnapshot, submission: int) -> None:
+        message = (f"the input changed since {existing.name} ({existing.state}) was submitted by an earlier try "
+                   f"of this task (its input fingerprint differs)")
+        if self.on_changed_input == "fail":
+            raise GeminiRequestError(f"{message}; not reattaching to it silently. Clear the task after deciding, or "
+                                     "set on_changed_input='cancel_and_resubmit'", location="on_changed_input")
+        if existing.outcome is Outcome.WAITING:
+            self.hook.cancel_job(existing.name)
+        self.log.warning("%s: cancelled it where still running; submitting the new input (submission #%d).",
+                         message, submission)
 
     def _base_display_name(self, context: Any) -> str:
         ti = context["ti"]
         return self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
 
-    def _submit(self, context: Any, base: str, submission: int) -> Any:
+    def _submit(self, context: Any, base: str, submission: int, prepared: "_PreparedInput") -> Any:
         store = context.get("task_state_store")
-        display_name = base if submission == 1 else f"{base}-s{submission}"
-        source = self._prepare_source(display_name)  # validates everything: nothing billable yet
-        uploaded = source.pop("uploaded", None)
-        intent = {"display_name": display_name, "input_file": uploaded}
+        display_name = display_name_for(base, submission, prepared.fingerprint)
+        source, uploaded = self._upload_if_needed(prepared, display_name)
+        intent = {"display_name": display_name, "input_file": uploaded, "fingerprint": prepared.fingerprint[:10]}
         _store_set(store, intent)  # a crash from here on is found by this display name
         operation = self.hook.create_batch(self.model, embeddings=self.embeddings, display_name=display_name,
                                            **source)
@@ -190,44 +242,63 @@ class GeminiBatchSubmitOperator(BaseOperator):
             except GeminiNotFoundError:
                 self.log.warning("Recorded job %s no longer exists; looking for others.", record["job_name"])
         if (record and record.get("display_name")) or try_number > 1:
-            found = self.hook.find_jobs(display_name_prefix=base)
-            found = [j for j in found if j.display_name == base or j.display_name.startswith(base + "-s")]
+            found = [j for j in self.hook.find_jobs(display_name_prefix=base)
+                     if parse_display_name(j.display_name, base) is not None]
             if found:
                 return found[0]
         return None
 
-    def _prepare_source(self, display_name: str) -> dict:
+    def _records(self, records: Iterable) -> Iterator:
+        json_schema = OutputValidator(self.response_schema).json_schema if self.response_schema is not None else None
+        if json_schema is None and self.system_instruction is None:
+            return iter(records)
+        return apply_defaults(records, system_instruction=self.system_instruction, json_schema=json_schema)
+
+    @contextmanager
+    def _prepared_input(self) -> Iterator["_PreparedInput"]:
+        """Validate and normalise the whole input, and fingerprint it; big inputs go to a temp JSONL."""
         if self.results_path and self.wait_for_completion:
             check_writable(self.results_path)
         self.hook.check_model(self.model, embeddings=self.embeddings)
         if self.input_file is not None and str(self.input_file).startswith("files/"):
-            return {"file_name": str(self.input_file)}
+            name = str(self.input_file)
+            yield _PreparedInput(hashlib.sha256(name.encode()).hexdigest(), file_name=name)
+            return
+        digest = hashlib.sha256()
         if self.requests is not None:
-            records = list(iter_keyed(self.requests, embeddings=self.embeddings))
+            records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings)))
+            for record in records:
+                digest.update(record.jsonl())
             if plan_inline(records):
-                self.log.info("Sending %d requests inline.", len(records))
-                return {"requests": [r.inline() for r in records]}
-            self.log.info("%d requests are over the inline limit: sending them as a file.", len(records))
-            name = self._upload(iter(records), display_name, "requests")
-            return {"file_name": name, "uploaded": name}
-        with open_path(self.input_file).open("rb") as fh:
-            name = self._upload(iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings),
-                                display_name, str(self.input_file))
-        return {"file_name": name, "uploaded": name}
-
-    def _upload(self, records: Iterator, display_name: str, where: str) -> str:
-        """Write the normalised JSONL to a temp file (validating as it streams), then upload it."""
+                yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records])
+                return
+            self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
+            source, where = iter(records), "requests"
+        else:
+            source, where = None, str(self.input_file)
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
             count = 0
-            for record in records:
-                tmp.write(record.jsonl())
-                count += 1
+            if source is None:
+                with open_path(self.input_file).open("rb") as fh:
+                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
+                                         tmp, digest)
+            else:
+                count = _write_jsonl(source, tmp, digest)
             tmp.flush()
             check_file_size(tmp.tell(), where)
-            meta = self.hook.upload_file(Path(tmp.name), display_name=f"{display_name}-input",
-                                         mime_type="application/jsonl")
-        self.log.info("Uploaded %d validated requests as %s (%s bytes).", count, meta["name"], meta.get("sizeBytes"))
-        return meta["name"]
+            yield _PreparedInput(digest.hexdigest(), local_file=Path(tmp.name), count=count)
+
+    def _upload_if_needed(self, prepared: "_PreparedInput", display_name: str) -> tuple[dict, str | None]:
+        if prepared.inline is not None:
+            self.log.info("Sending %d requests inline.", len(prepared.inline))
+            return {"requests": prepared.inline}, None
+        if prepared.file_name is not None:
+            return {"file_name": prepared.file_name}, None
+        meta = self.hook.upload_file(prepared.local_file, display_name=f"{display_name}-input",
+                                     mime_type="application/jsonl")
+        self.log.info("Uploaded %d validated requests as %s (%s bytes).", prepared.count, meta["name"],
+                      meta.get("sizeBytes"))
+        return {"file_name": meta["name"]}, meta["name"]
 
     def _input_keys(self) -> Iterator[str] | None:
         """The input's keys again (for naming missing results), streamed; None for a pre-uploaded file."""
@@ -273,8 +344,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
         if self.results_path and event.get("status") == STATUS_TERMINAL and event.get("state") in (
                 "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             # Results are written before the failure threshold is judged: nothing is lost either way.
-            summary["results"] = write_results(self.hook, job_name, self.results_path, self._input_keys())
+            validator = OutputValidator(self.response_schema) if self.response_schema is not None else None
+            summary["results"] = write_results(self.hook, job_name, self.results_path, self._input_keys(), validator)
             self._clean_up(context, job_name, summary["results"].get("responses_file"))
+            invalid = summary["results"].get("invalid_output", 0)
+            if invalid and event.get("counts"):
+                # An answer that does not fit the schema is a failed request for the threshold.
+                event = {**event, "counts": {**event["counts"], "failed": event["counts"]["failed"] + invalid}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
         except GeminiJobExpiredError:
@@ -289,14 +365,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
         if self.on_expired != "resubmit":
             return None
         base = self._base_display_name(context)
-        done = submission_number(event.get("display_name") or base, base)
+        parsed = parse_display_name(event.get("display_name") or base, base)
+        done = parsed[0] if parsed else 1
         if done > self.max_resubmits:
             self.log.error("%s expired and the %d resubmission(s) allowed are used up.", event.get("job_name"),
                            self.max_resubmits)
             return None
         self.log.warning("%s EXPIRED: submitting a new job on purpose (on_expired='resubmit', submission #%d of %d).",
                          event.get("job_name"), done + 1, self.max_resubmits + 1)
-        return self._submit(context, base, done + 1)
+        with self._prepared_input() as prepared:
+            return self._submit(context, base, done + 1, prepared)
 
     def _clean_up(self, context: Any, job_name: str, responses_file: str | None) -> None:
         if "input_file" in self.cleanup:
@@ -358,6 +436,27 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
             return build_event(STATUS_TERMINAL, job_name, f"job ended {last.state}", last)
         wait = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.time()))
         time.sleep(wait)
+
+
+@dataclass
+class _PreparedInput:
+    """A validated input, ready to send: inline records, a local normalised JSONL, or an uploaded file."""
+
+    fingerprint: str
+    inline: list | None = None
+    local_file: Path | None = None
+    file_name: str | None = None
+    count: int = 0
+
+
+def _write_jsonl(records: Iterable, out: Any, digest: Any) -> int:
+    count = 0
+    for record in records:
+        line = record.jsonl()
+        out.write(line)
+        digest.update(line)
+        count += 1
+    return count
 
 
 def _store_get(store: Any) -> dict | None:

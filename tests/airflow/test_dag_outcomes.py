@@ -163,7 +163,8 @@ def test_expired_job_is_resubmitted_once_on_purpose(gemini_conn, scenarios):
     assert dr.state == "success"
     jobs = gemini_conn.stats()["jobs"]  # newest first
     assert [j["state"] for j in jobs] == ["SUCCEEDED", "EXPIRED"]
-    assert jobs[0]["displayName"] == jobs[1]["displayName"] + "-s2"
+    second, first = jobs[0]["displayName"], jobs[1]["displayName"]
+    assert second == first.replace("-f", "-s2-f")  # same task, same input fingerprint, submission #2
     assert xcom(tis["submit"])["job_name"] == jobs[0]["name"]
 
 
@@ -184,3 +185,14 @@ def test_missing_and_duplicate_results_are_reported(gemini_conn, scenarios):
     assert results["missing"] == 1 and results["missing_keys"] == ["q1"]
     assert results["duplicate_keys"] == 1 and results["records"] == 4
     assert results["tokens"]["totalTokenCount"] > 0 and results["estimated_cost_usd"] > 0
+
+
+def test_structured_output_is_validated_and_invalid_output_counted(gemini_conn, scenarios):
+    dr, tis = run(scenarios.structured)
+    assert dr.state == "success"
+    results = xcom(tis["submit"])["results"]
+    assert results["ok"] == 2 and results["invalid_output"] == 1
+    records = {r["key"]: r for r in results_of(scenarios, "gb_structured")}
+    assert set(records["request-000000"]["parsed"]) == {"label", "confidence"}
+    bad = records["request-000002"]
+    assert bad["status"] == "invalid_output" and "JSON" in bad["validation_error"]

@@ -112,6 +112,15 @@ def test_maintenance_example_cancels_stale_and_deletes_old(example_env, gemini_c
     assert done not in names
 
 
+@pytest.mark.usefixtures("airflow_db")
+def test_taskflow_example_counts_an_invalid_output(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_taskflow.py", "gemini_batch_taskflow").test()
+    assert dr.state == "success"
+    assert dr.get_task_instance("report").xcom_pull(task_ids="report") == {"ok": 2, "invalid_output": 1, "error": 0}
+    summary = dr.get_task_instance("classify").xcom_pull(task_ids="classify")
+    assert summary["results"]["invalid_output"] == 1 and summary["state"] == "JOB_STATE_SUCCEEDED"
+
+
 def test_provider_is_discovered_with_its_connection_type():
     from airflow.providers_manager import ProvidersManager
 
@@ -122,6 +131,7 @@ def test_provider_is_discovered_with_its_connection_type():
     behaviour = pm.field_behaviours["gemini"]
     assert behaviour["relabeling"]["host"] == "Base URL (optional)"
     assert behaviour["relabeling"]["password"] == "API key"
+    assert "gemini_batch" in pm.taskflow_decorators  # @task.gemini_batch
     widgets = pm.connection_form_widgets
     assert "extra__gemini__api_version" in widgets and "extra__gemini__max_retries" in widgets
 

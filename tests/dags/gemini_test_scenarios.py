@@ -63,3 +63,16 @@ cleanup_all = scenario("gb_cleanup_all", input_file=f"{RESULTS}/inputs/cleanup.j
 results_report = scenario("gb_results_report", input_file=f"{RESULTS}/inputs/report.jsonl", max_failed_ratio=0.5)
 not_writable = scenario("gb_not_writable", requests=prompts(1))
 not_writable.get_task("submit").results_path = "/proc/gemini-batch-cannot-write/results.jsonl"
+
+from pydantic import BaseModel  # noqa: E402
+
+
+class Verdict(BaseModel):
+    label: str
+    confidence: float
+
+
+# Structured output checked on the way out: one answer is not JSON on purpose.
+structured = scenario("gb_structured", requests=["review one", "review two", "review three EMULATOR:INVALID_JSON"],
+                      response_schema=Verdict, system_instruction="You are a careful reviewer.",
+                      max_failed_requests=1)
