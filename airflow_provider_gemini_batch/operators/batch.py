@@ -172,27 +172,32 @@ class GeminiBatchSubmitOperator(BaseOperator):
         base = self._base_display_name(context)
         store = context.get("task_state_store")
         record = _store_get(store)
+        # The temp copy of a file input lives only until it is uploaded, never through the wait.
         with self._prepared_input() as prepared:  # validates everything: nothing billable yet
-            existing = self._find_existing(record, base, context["ti"].try_number)
-            submission = 1
-            if existing is not None:
-                earlier = self._fingerprint_of(existing, record, base)
-                changed = earlier is not None and not prepared.fingerprint.startswith(earlier)
-                parsed = parse_display_name(existing.display_name, base)
-                submission = (parsed[0] if parsed else 1) + 1
-                if changed:
-                    self._on_changed_input(existing, submission)
-                elif existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
-                    self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
-                                  existing.name, existing.state)
-                    deadline = (record or {}).get("deadline") or self._deadline()
-                    _store_set(store, {**(record or {}), "job_name": existing.name,
-                                       "display_name": existing.display_name, "deadline": deadline})
-                    return self._after_submit(context, existing.name, deadline)
-                else:
-                    self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
-                                     existing.name, existing.state, submission)
-            return self._submit(context, base, submission, prepared)
+            job_name, deadline = self._submit_or_reattach(context, base, store, record, prepared)
+        return self._after_submit(context, job_name, deadline)
+
+    def _submit_or_reattach(self, context: Any, base: str, store: Any, record: dict | None,
+                            prepared: "_PreparedInput") -> tuple[str, float | None]:
+        existing = self._find_existing(record, base, context["ti"].try_number)
+        if existing is None:
+            return self._submit(context, base, 1, prepared)
+        earlier = self._fingerprint_of(existing, record, base)
+        parsed = parse_display_name(existing.display_name, base)
+        submission = (parsed[0] if parsed else 1) + 1
+        if earlier is not None and not prepared.fingerprint.startswith(earlier):
+            self._on_changed_input(existing, submission)
+        elif existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
+            self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
+                          existing.name, existing.state)
+            deadline = (record or {}).get("deadline") or self._deadline()
+            _store_set(store, {**(record or {}), "job_name": existing.name,
+                               "display_name": existing.display_name, "deadline": deadline})
+            return existing.name, deadline
+        else:
+            self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
+                             existing.name, existing.state, submission)
+        return self._submit(context, base, submission, prepared)
 
     def _fingerprint_of(self, existing: JobSnapshot, record: dict | None, base: str) -> str | None:
         if record and record.get("job_name") == existing.name and record.get("fingerprint"):
@@ -215,7 +220,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         ti = context["ti"]
         return self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
 
-    def _submit(self, context: Any, base: str, submission: int, prepared: "_PreparedInput") -> Any:
+    def _submit(self, context: Any, base: str, submission: int,
+                prepared: "_PreparedInput") -> tuple[str, float | None]:
         store = context.get("task_state_store")
         display_name = display_name_for(base, submission, prepared.fingerprint)
         source, uploaded = self._upload_if_needed(prepared, display_name)
@@ -229,7 +235,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
         self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
-        return self._after_submit(context, job_name, deadline)
+        return job_name, deadline
 
     def _deadline(self) -> float | None:
         seconds = _seconds(self.job_timeout)
@@ -374,7 +380,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.log.warning("%s EXPIRED: submitting a new job on purpose (on_expired='resubmit', submission #%d of %d).",
                          event.get("job_name"), done + 1, self.max_resubmits + 1)
         with self._prepared_input() as prepared:
-            return self._submit(context, base, done + 1, prepared)
+            job_name, deadline = self._submit(context, base, done + 1, prepared)
+        return self._after_submit(context, job_name, deadline)
 
     def _clean_up(self, context: Any, job_name: str, responses_file: str | None) -> None:
         if "input_file" in self.cleanup:

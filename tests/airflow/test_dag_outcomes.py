@@ -91,20 +91,28 @@ def test_stuck_pending_hits_the_deadline_and_is_cancelled(gemini_conn, scenarios
     assert len(jobs) == 1 and jobs[0]["state"] == "CANCELLED"
 
 
-def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk):
-    def cancel_when_created():
-        for _ in range(200):
-            jobs = gemini_conn.stats()["jobs"]
+def run_acting_on_the_first_job(emu, dag, action):
+    """dag.test() while another thread waits for the DAG's first job to exist and acts on it,
+    as a person or another system would while the task waits."""
+    def watch():
+        for _ in range(400):
+            jobs = emu.stats()["jobs"]
             if jobs:
-                time.sleep(0.3)
-                sdk.batches.cancel(name=jobs[0]["name"])
+                action(jobs[-1]["name"])
                 return
             time.sleep(0.05)
 
-    thread = threading.Thread(target=cancel_when_created)
+    thread = threading.Thread(target=watch)
     thread.start()
-    dr, tis = run(scenarios.job_cancelled)
-    thread.join()
+    try:
+        return run(dag)
+    finally:
+        thread.join()
+
+
+def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk):
+    dr, tis = run_acting_on_the_first_job(
+        gemini_conn, scenarios.job_cancelled, lambda name: (time.sleep(0.3), sdk.batches.cancel(name=name)))
     assert dr.state == "failed" and gemini_conn.stats()["jobs"][0]["state"] == "CANCELLED"
 
 
@@ -147,19 +155,8 @@ def write_input(name, texts):
 
 def test_expired_job_is_resubmitted_once_on_purpose(gemini_conn, scenarios):
     gemini_conn.configure(pending_seconds=3)
-
-    def expire_first_job():
-        for _ in range(200):
-            jobs = gemini_conn.stats()["jobs"]
-            if jobs:
-                gemini_conn.force_state(jobs[-1]["name"], "EXPIRED")
-                return
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=expire_first_job)
-    thread.start()
-    dr, tis = run(scenarios.expired_resubmit)
-    thread.join()
+    dr, tis = run_acting_on_the_first_job(gemini_conn, scenarios.expired_resubmit,
+                                          lambda name: gemini_conn.force_state(name, "EXPIRED"))
     assert dr.state == "success"
     jobs = gemini_conn.stats()["jobs"]  # newest first
     assert [j["state"] for j in jobs] == ["SUCCEEDED", "EXPIRED"]

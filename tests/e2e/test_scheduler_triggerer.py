@@ -86,20 +86,22 @@ FAULTS = {"rate_429": 0.06, "rate_500": 0.05, "rate_503": 0.05, "rate_drop": 0.0
 NO_FAULTS = {k: 0 for k in FAULTS}
 
 
+def _faults_for(dag_id, emulator):
+    """The *_faults twin of each DAG runs with ~21% of emulator calls failing."""
+    emulator.configure(**(FAULTS if dag_id.endswith("_faults") else NO_FAULTS))
+    return dag_id
+
+
 @pytest.fixture(params=["e2e_deferred", "e2e_deferred_faults"])
 def deferred_dag(request, deployment):
-    _, emulator = deployment
-    emulator.configure(**(FAULTS if request.param.endswith("_faults") else NO_FAULTS))
-    yield request.param
-    emulator.configure(**NO_FAULTS)
+    yield _faults_for(request.param, deployment[1])
+    deployment[1].configure(**NO_FAULTS)
 
 
 @pytest.fixture(params=["e2e_crash", "e2e_crash_faults"])
 def crash_dag(request, deployment):
-    _, emulator = deployment
-    emulator.configure(**(FAULTS if request.param.endswith("_faults") else NO_FAULTS))
-    yield request.param
-    emulator.configure(**NO_FAULTS)
+    yield _faults_for(request.param, deployment[1])
+    deployment[1].configure(**NO_FAULTS)
 
 
 def test_deferred_without_a_worker_slot_and_survives_a_triggerer_restart(deployment, deferred_dag):
