@@ -86,6 +86,22 @@ class GeminiBatchHook(BaseHook):
     def __repr__(self) -> str:
         return f"GeminiBatchHook(gemini_conn_id={self.gemini_conn_id!r})"
 
+    @classmethod
+    def from_key(cls, api_key: str, base_url: str | None = None, conn_id: str = "(explicit key)") -> "GeminiBatchHook":
+        """A hook for callers that hold the credentials themselves (common-ai's adapters get only the
+        connection's password and host)."""
+        from ..settings import DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS
+
+        if not api_key:
+            raise GeminiConnectionError(f"Connection {conn_id!r} has no API key: put the Gemini API key in its "
+                                        "password field.")
+        hook = cls(conn_id)
+        hook.__dict__["settings"] = GeminiSettings(
+            conn_id=conn_id, base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"), api_version=DEFAULT_API_VERSION,
+            timeout_seconds=DEFAULT_TIMEOUT_SECONDS, max_retries=DEFAULT_MAX_RETRIES, retry_max_wait_seconds=60.0,
+            api_key=api_key)
+        return hook
+
     # ------------------------------------------------------------------ settings and clients
     @cached_property
     def settings(self) -> GeminiSettings:

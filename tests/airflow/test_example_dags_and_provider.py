@@ -142,3 +142,17 @@ def test_airflow_providers_list_shows_the_package():
     providers = {p["package_name"]: p for p in json.loads(out[out.index("["):])}
     from airflow_provider_gemini_batch import __version__
     assert providers["airflow-provider-gemini-batch"]["version"] == __version__
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_common_ai_llm_batch_runs_on_gemini_through_our_adapter(example_env, gemini_conn):
+    pytest.importorskip("airflow.providers.common.ai")
+    dr = load_dag("gemini_batch_common_ai.py", "gemini_batch_common_ai").test()
+    assert dr.state == "success"
+    manifest = dr.get_task_instance("prompts").xcom_pull(task_ids="prompts")
+    text = json.dumps(manifest)
+    assert "invalid_output" in text
+    rows = [json.loads(line) for path in example_env.rglob("*.jsonl") for line in path.read_text().splitlines()]
+    statuses = sorted(r["status"] for r in rows)
+    assert statuses.count("invalid_output") == 1 and len(rows) == 3
+    assert gemini_conn.stats()["jobs_created"] == 1
