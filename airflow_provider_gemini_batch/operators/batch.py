@@ -48,7 +48,8 @@ def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int) ->
     digest = hashlib.sha256(f"{dag_id}\x1f{task_id}\x1f{run_id}\x1f{map_index}".encode()).hexdigest()[:12]
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{dag_id}.{task_id}")
     suffix = f"-{map_index}" if map_index is not None and map_index >= 0 else ""
-    head = f"airflow-{readable}"[: DISPLAY_NAME_LIMIT - len(suffix) - 20]
+    # Room is left for "-<digest>" (13), "-s<N>" and "-f<fingerprint>" (up to 17) within the limit.
+    head = f"airflow-{readable}"[: DISPLAY_NAME_LIMIT - len(suffix) - 32]
     return f"{head}{suffix}-{digest}"
 
 

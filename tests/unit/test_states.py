@@ -53,3 +53,16 @@ def test_parse_job_reads_output_from_metadata_or_response():
 ])
 def test_judge_failures(failed, total, max_n, max_ratio, ok):
     assert judge_failures(failed, total, max_n, max_ratio).ok is ok
+
+
+def test_display_names_stay_short_and_parse_back():
+    from airflow_provider_gemini_batch.operators.batch import (
+        DISPLAY_NAME_LIMIT, base_display_name, display_name_for, parse_display_name)
+
+    base = base_display_name("d" * 200, "t" * 200, "manual__2026-11-26T05:10:27.030899+00:00", 12345)
+    name = display_name_for(base, 99, "0123456789abcdef")
+    assert len(name) <= DISPLAY_NAME_LIMIT
+    assert parse_display_name(name, base) == (99, "0123456789")
+    assert parse_display_name(display_name_for(base, 1, None), base) == (1, None)
+    assert parse_display_name(base + "-other", base) is None
+    assert base_display_name("d", "t", "r1", -1) != base_display_name("d", "t", "r2", -1)
