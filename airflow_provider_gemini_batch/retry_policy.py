@@ -18,6 +18,13 @@ def backoff(max_wait_seconds: float, initial: float = 0.5) -> wait_exponential_j
     return wait_exponential_jitter(initial=initial, max=max_wait_seconds, jitter=initial)
 
 
+def backoff_delay(attempt: int, max_wait_seconds: float, initial: float = 0.5) -> float:
+    """Seconds to wait before try number attempt + 1, for loops that count their own failures."""
+    from types import SimpleNamespace
+
+    return backoff(max_wait_seconds, initial)(SimpleNamespace(attempt_number=attempt))
+
+
 def redact(text: Any, secret: str | None) -> str:
     text = str(text)
     if secret and len(secret) >= 4:

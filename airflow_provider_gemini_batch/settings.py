@@ -40,6 +40,15 @@ class GeminiSettings:
         return f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
 
 
+def default_settings(conn_id: str, api_key: str, base_url: str | None = None, api_version: str | None = None,
+                     key_source: str = "connection") -> GeminiSettings:
+    """Settings from a key and an optional base URL, everything else at its default."""
+    return GeminiSettings(conn_id=conn_id, base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
+                          api_version=api_version or DEFAULT_API_VERSION, timeout_seconds=DEFAULT_TIMEOUT_SECONDS,
+                          max_retries=DEFAULT_MAX_RETRIES, retry_max_wait_seconds=60.0, api_key=api_key,
+                          key_source=key_source)
+
+
 def _base_url(conn: Any) -> str:
     host = (getattr(conn, "host", None) or "").strip()
     if not host:
@@ -63,16 +72,9 @@ def resolve_settings(conn: Any | None, conn_id: str, environ: Mapping[str, str])
     if conn is None:
         for name in ENV_KEYS:
             if environ.get(name, "").strip():
-                return GeminiSettings(
-                    conn_id=conn_id,
-                    base_url=(environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-                    api_version=environ.get("GOOGLE_GENAI_API_VERSION") or DEFAULT_API_VERSION,
-                    timeout_seconds=DEFAULT_TIMEOUT_SECONDS,
-                    max_retries=DEFAULT_MAX_RETRIES,
-                    retry_max_wait_seconds=60.0,
-                    api_key=environ[name].strip(),
-                    key_source=f"environment variable {name}",
-                )
+                return default_settings(conn_id, environ[name].strip(), environ.get("GOOGLE_GEMINI_BASE_URL"),
+                                        environ.get("GOOGLE_GENAI_API_VERSION"),
+                                        key_source=f"environment variable {name}")
         raise GeminiConnectionError(
             f"Connection {conn_id!r} is not defined and neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
             f"Create the connection (type 'gemini', API key in the password field), e.g. "

@@ -30,7 +30,7 @@ from ..exceptions import (
 )
 from ..batch_requests import check_file_size
 from ..retry_policy import backoff, redact
-from ..settings import GeminiSettings, resolve_settings
+from ..settings import GeminiSettings, default_settings, resolve_settings
 from ..states import JobSnapshot, parse_job
 from .errors import error_from_sdk, error_from_status, transport_error
 
@@ -90,16 +90,11 @@ class GeminiBatchHook(BaseHook):
     def from_key(cls, api_key: str, base_url: str | None = None, conn_id: str = "(explicit key)") -> "GeminiBatchHook":
         """A hook for callers that hold the credentials themselves (common-ai's adapters get only the
         connection's password and host)."""
-        from ..settings import DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS
-
         if not api_key:
             raise GeminiConnectionError(f"Connection {conn_id!r} has no API key: put the Gemini API key in its "
                                         "password field.")
         hook = cls(conn_id)
-        hook.__dict__["settings"] = GeminiSettings(
-            conn_id=conn_id, base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"), api_version=DEFAULT_API_VERSION,
-            timeout_seconds=DEFAULT_TIMEOUT_SECONDS, max_retries=DEFAULT_MAX_RETRIES, retry_max_wait_seconds=60.0,
-            api_key=api_key)
+        hook.__dict__["settings"] = default_settings(conn_id, api_key, base_url)  # fills the cached property
         return hook
 
     # ------------------------------------------------------------------ settings and clients

@@ -11,14 +11,12 @@ import asyncio
 import time
 from typing import Any, AsyncIterator
 
-from tenacity import RetryCallState
-
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event
 from ..exceptions import GeminiBatchError, GeminiTransientError, GeminiUnreachableError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
-from ..retry_policy import backoff
+from ..retry_policy import backoff_delay
 from ..states import parse_job
 
 
@@ -68,7 +66,6 @@ class GeminiBatchJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AsyncGeminiBatchHook(self.gemini_conn_id)
-        wait = backoff(self.retry_max_wait_seconds, initial=1.0)
         errors = 0
         last = None
         try:
@@ -84,7 +81,7 @@ class GeminiBatchJobTrigger(BaseTrigger):
                     if errors > self.max_consecutive_errors:
                         yield self._event(STATUS_ERROR, f"gave up after {errors} failed polls in a row: {exc}", last)
                         return
-                    delay = wait(_attempt_state(errors))
+                    delay = backoff_delay(errors, self.retry_max_wait_seconds, initial=1.0)
                     self.log.warning("Polling %s failed (%d in a row, next try in %.1fs): %s",
                                      self.job_name, errors, delay, exc)
                     await asyncio.sleep(_capped(delay, self._remaining()))
@@ -125,12 +122,6 @@ class GeminiBatchJobTrigger(BaseTrigger):
             self.log.warning("Task killed: cancelling %s failed: %s", self.job_name, exc)
         finally:
             await hook.close()
-
-
-def _attempt_state(attempt: int) -> RetryCallState:
-    state = RetryCallState(None, None, (), {})
-    state.attempt_number = attempt
-    return state
 
 
 def _capped(delay: float, remaining: float | None) -> float:
