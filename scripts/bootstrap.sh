@@ -14,6 +14,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo ">> creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
+if [ ! -f "$VENV/pyvenv.cfg" ]; then
+  echo "$VENV is not a virtual environment; refusing to install into it" >&2
+  exit 1
+fi
 stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo ">> installing airflow-provider-gemini-batch and its pinned dependencies (first run takes a minute)"
