@@ -8,7 +8,6 @@ first becomes due.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
+from tests.conftest import DAGS_FOLDER
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 

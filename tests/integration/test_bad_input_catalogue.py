@@ -84,7 +84,7 @@ def test_missing_key(gemini_conn, tmp_path):
             call=lambda: submit(input_file=jsonl(tmp_path, {"request": OK})))
 
 
-def test_empty_key(gemini_conn, tmp_path):
+def test_empty_key_in_a_line(gemini_conn, tmp_path):
     refused(gemini_conn, exc.GeminiRequestError, "line 1.key", "non-empty string",
             call=lambda: submit(input_file=jsonl(tmp_path, {"key": "", "request": OK})))
 
@@ -229,7 +229,7 @@ def test_missing_connection(gemini_conn):
             call=lambda: submit(gemini_conn_id="no_such_conn", requests=["hi"]))
 
 
-def test_empty_key(gemini_conn, monkeypatch):
+def test_empty_api_key(gemini_conn, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_EMPTY_KEY", json.dumps({"conn_type": "gemini", "host": gemini_conn.base_url}))
     refused(gemini_conn, exc.GeminiConnectionError, "'empty_key' has no API key", "password field",
             call=lambda: submit(gemini_conn_id="empty_key", requests=["hi"]))

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiAuthError, GeminiConnectionError, GeminiInvalidRequestError, GeminiModelError, GeminiNotFoundError,
+    GeminiConnectionError, GeminiInvalidRequestError, GeminiModelError, GeminiNotFoundError,
     GeminiRequestError, GeminiTransientError, GeminiUnreachableError)
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from tests.conftest import SENTINEL_KEY
