@@ -133,8 +133,8 @@ class GeminiBatchAdapter(BatchAdapter):
     def _iter_results(self, raw: dict) -> Iterator[RawResultItem]:
         snap = parse_job(raw)
         if snap.responses_file:
-            with self.hook.open_download(snap.responses_file) as reply:
-                for line in iter_lines(reply.iter_bytes(1024 * 1024)):
+            with self.hook.stream_file(snap.responses_file) as chunks:
+                for line in iter_lines(chunks):
                     if line.strip():
                         item = json.loads(line)
                         yield self._item(item.get("key"), item)

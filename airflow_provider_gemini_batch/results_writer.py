@@ -12,10 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import httpx
-
 from .batch_results import ResultTally, iter_file_records, iter_inline_records
-from .hooks.errors import transport_error
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
 from .pricing import estimate_cost_usd
 from .states import parse_job
@@ -94,12 +91,9 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
         def attempt() -> ResultTally:
             # A transfer cut mid-way starts over: a fresh tally, the destination rewritten from the top.
             fresh = ResultTally()
-            try:
-                with hook.open_download(snapshot.responses_file) as reply:
-                    records = iter_file_records(iter_lines(reply.iter_bytes(1024 * 1024)))
-                    _write(destination, map(check, records) if check else records, fresh)
-            except httpx.TransportError as exc:
-                raise transport_error(exc, f"Downloading {snapshot.responses_file}", None) from None
+            with hook.stream_file(snapshot.responses_file) as chunks:
+                records = iter_file_records(iter_lines(chunks))
+                _write(destination, map(check, records) if check else records, fresh)
             return fresh
 
         tally = hook.retrying(attempt, f"Writing the results of {job_name}")

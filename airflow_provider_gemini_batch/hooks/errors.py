@@ -11,6 +11,7 @@ from ..exceptions import (
     GeminiInvalidRequestError,
     GeminiNotFoundError,
     GeminiTransientError,
+    GeminiUnreachableError,
 )
 from ..retry_policy import is_transient_code, redact
 
@@ -47,6 +48,13 @@ def error_from_sdk(exc: Exception, what: str, secret: str | None) -> GeminiApiEr
     return None
 
 
-def transport_error(exc: Exception, what: str, secret: str | None) -> GeminiTransientError:
-    """A timeout or a dropped/refused connection: the server may or may not have acted."""
+def transport_error(exc: Exception, what: str, secret: str | None,
+                    base_url: str | None = None) -> GeminiTransientError | GeminiUnreachableError:
+    """A refused connection (nothing listens at the base URL), or a timeout / dropped connection
+    (the server may or may not have acted). Both are retried; the first says where it looked."""
+    import aiohttp
+    import httpx
+
+    if isinstance(exc, (httpx.ConnectError, aiohttp.ClientConnectorError)):
+        return GeminiUnreachableError(redact(f"{what} failed: cannot reach {base_url} ({exc})", secret))
     return GeminiTransientError(redact(f"{what} failed: {type(exc).__name__}: {exc}", secret))

@@ -145,14 +145,14 @@ class GeminiBatchHook(BaseHook):
               **kwargs: Any) -> httpx.Response:
         try:
             response = (client or self.http).request(method, url, **kwargs)
-        except httpx.ConnectError as exc:
-            raise GeminiUnreachableError(redact(
-                f"{what} failed: cannot reach {self.settings.base_url} ({exc})", self._secret())) from None
         except httpx.TransportError as exc:
-            raise transport_error(exc, what, self._secret()) from None
+            raise self._transport_error(exc, what) from None
         if response.status_code != 200:
             raise error_from_status(response.status_code, response.content, what, self._secret())
         return response
+
+    def _transport_error(self, exc: Exception, what: str) -> GeminiBatchError:
+        return transport_error(exc, what, self._secret(), self.settings.base_url)
 
     def retrying(self, fn: Callable[[], T], what: str, attempts: int | None = None) -> T:
         """Retry transient failures (429, 5xx, timeouts, dropped or refused connections) only."""
@@ -180,10 +180,8 @@ class GeminiBatchHook(BaseHook):
                 return fn()
             except (GeminiBatchError, ValueError):
                 raise
-            except httpx.ConnectError as exc:
-                raise GeminiUnreachableError(redact(f"{what} failed: {exc}", self._secret())) from None
             except httpx.TransportError as exc:
-                raise transport_error(exc, what, self._secret()) from None
+                raise self._transport_error(exc, what) from None
             except Exception as exc:
                 typed = error_from_sdk(exc, what, self._secret())
                 if typed is None:
@@ -393,8 +391,9 @@ class GeminiBatchHook(BaseHook):
         return self._delete(check_file_name(name), f"Deleting {name}", missing_ok)
 
     @contextmanager
-    def open_download(self, name: str) -> Iterator[httpx.Response]:
-        """A streaming reply for a file's bytes; read it with iter_bytes / iter_lines."""
+    def stream_file(self, name: str, chunk_bytes: int = DOWNLOAD_CHUNK_BYTES) -> Iterator[Iterator[bytes]]:
+        """A file's bytes as an iterator of chunks, read as they arrive. Starting is retried; a
+        transfer cut mid-way raises GeminiTransientError, so the caller's retry can start over."""
         check_file_name(name)
         what = f"Downloading {name}"
         url = self.settings.url(f"{name}:download")
@@ -402,39 +401,38 @@ class GeminiBatchHook(BaseHook):
         def start() -> httpx.Response:
             try:
                 reply = self.http.send(self.http.build_request("GET", url, params={"alt": "media"}), stream=True)
-            except httpx.ConnectError as exc:
-                raise GeminiUnreachableError(redact(f"{what} failed: {exc}", self._secret())) from None
             except httpx.TransportError as exc:
-                raise transport_error(exc, what, self._secret()) from None
+                raise self._transport_error(exc, what) from None
             if reply.status_code != 200:
                 body = reply.read()
                 reply.close()
                 raise error_from_status(reply.status_code, body, what, self._secret())
             return reply
 
+        def chunks(reply: httpx.Response) -> Iterator[bytes]:
+            try:
+                yield from reply.iter_bytes(chunk_bytes)
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, what) from None
+
         reply = self.retrying(start, what)
         try:
-            yield reply
+            yield chunks(reply)
         finally:
             reply.close()
 
     def download_file(self, name: str, destination: Any) -> int:
         """Stream a file to a local path, an ObjectStoragePath or a writable binary object, in
         constant memory. A transfer cut mid-way is restarted from the beginning. Returns bytes written."""
-        what = f"Downloading {name}"
-
         def attempt() -> int:
             written = 0
-            with self.open_download(name) as reply, _writable(destination) as out:
-                try:
-                    for chunk in reply.iter_bytes(DOWNLOAD_CHUNK_BYTES):
-                        out.write(chunk)
-                        written += len(chunk)
-                except httpx.TransportError as exc:
-                    raise transport_error(exc, what, self._secret()) from None
+            with self.stream_file(name) as chunks, _writable(destination) as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    written += len(chunk)
             return written
 
-        return self.retrying(attempt, what)
+        return self.retrying(attempt, f"Downloading {name}")
 
 
 # ---------------------------------------------------------------------- sources and sinks

@@ -16,8 +16,7 @@ import aiohttp
 
 from airflow.sdk import BaseHook
 
-from ..exceptions import GeminiBatchError, GeminiUnreachableError
-from ..retry_policy import redact
+from ..exceptions import GeminiBatchError
 from ..settings import GeminiSettings, resolve_settings
 from .errors import error_from_status, transport_error
 from .gemini_batch import check_job_name
@@ -103,10 +102,8 @@ class AsyncGeminiBatchHook(BaseHook):
                     raise error_from_status(reply.status, raw, what, s.api_key)
         except GeminiBatchError:
             raise
-        except aiohttp.ClientConnectorError as exc:
-            raise GeminiUnreachableError(redact(f"{what} failed: cannot reach {s.base_url} ({exc})", s.api_key)) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise transport_error(exc, what, s.api_key) from None
+            raise transport_error(exc, what, s.api_key, s.base_url) from None
         if len(raw) > _PARSE_IN_THREAD_BYTES:
             return await asyncio.to_thread(json.loads, raw)
         return json.loads(raw or b"{}")
