@@ -428,11 +428,11 @@ def _explain_bad_line(raw: bytes, where: str) -> None:
     raise _fail("malformed JSON", where)
 
 
-def plan_inline(records: list[KeyedRequest]) -> bool:
-    """True when the records fit comfortably in one inline create call."""
+def fits_inline(lines: Iterable[bytes]) -> bool:
+    """True when these encoded requests (KeyedRequest.jsonl()) fit comfortably in one inline create call."""
     size = 0
-    for record in records:
-        size += len(record.jsonl()) + 16
+    for line in lines:
+        size += len(line) + 16  # the inline envelope {"request": ..., "metadata": {"key": ...}} costs a little more
         if size > INLINE_SAFE_BYTES:
             return False
     return True

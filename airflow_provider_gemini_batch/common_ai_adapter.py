@@ -21,7 +21,7 @@ from airflow.providers.common.ai.batch.base import (
 )
 from airflow.providers.common.ai.exceptions import LLMBatchInputError, LLMBatchLimitExceededError
 
-from .batch_requests import FILE_LIMIT_BYTES, KeyedRequest, normalize_generate_request, plan_inline
+from .batch_requests import FILE_LIMIT_BYTES, KeyedRequest, fits_inline, normalize_generate_request
 from .batch_results import to_record
 from .exceptions import GeminiRequestError
 from .hooks.gemini_batch import GeminiBatchHook
@@ -99,12 +99,13 @@ class GeminiBatchAdapter(BatchAdapter):
         self.hook.check_model(model, embeddings=False)
         records = list(self._records(requests, model=model, idempotency_key=idempotency_key,
                                      output_spec=output_spec, **kwargs))
+        lines = [r.jsonl() for r in records]
         display_name = _display_name(idempotency_key, input_fingerprint)
         uploaded = None
-        if plan_inline(records):
+        if fits_inline(lines):
             operation = self.hook.create_batch(model, requests=[r.inline() for r in records], display_name=display_name)
         else:
-            uploaded = self.hook.upload_file((r.jsonl() for r in records), display_name=f"{display_name}-input",
+            uploaded = self.hook.upload_file(lines, display_name=f"{display_name}-input",
                                              mime_type="application/jsonl")["name"]
             operation = self.hook.create_batch(model, file_name=uploaded, display_name=display_name)
         return SubmitResult(batch_id=operation["name"], provider_input_ref=uploaded)

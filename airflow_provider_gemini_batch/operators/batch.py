@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from airflow.sdk import BaseOperator
 
-from ..batch_requests import apply_defaults, check_file_size, iter_jsonl, iter_keyed, plan_inline
+from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
 from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
 from ..hooks.gemini_batch import GeminiBatchHook
@@ -272,25 +272,26 @@ class GeminiBatchSubmitOperator(BaseOperator):
             yield _PreparedInput(hashlib.sha256(name.encode()).hexdigest(), file_name=name)
             return
         digest = hashlib.sha256()
+        lines: list[bytes] = []
         if self.requests is not None:
+            # Each request is encoded once: the same bytes feed the fingerprint, the size plan and the file.
             records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings)))
-            for record in records:
-                digest.update(record.jsonl())
-            if plan_inline(records):
+            lines = [record.jsonl() for record in records]
+            for line in lines:
+                digest.update(line)
+            if fits_inline(lines):
                 yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records])
                 return
             self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
-            source, where = iter(records), "requests"
-        else:
-            source, where = None, str(self.input_file)
+        where = "requests" if self.requests is not None else str(self.input_file)
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
-            count = 0
-            if source is None:
+            if self.requests is not None:
+                tmp.writelines(lines)
+                count = len(lines)
+            else:
                 with open_path(self.input_file).open("rb") as fh:
                     count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
                                          tmp, digest)
-            else:
-                count = _write_jsonl(source, tmp, digest)
             tmp.flush()
             check_file_size(tmp.tell(), where)
             yield _PreparedInput(digest.hexdigest(), local_file=Path(tmp.name), count=count)

@@ -52,3 +52,11 @@ def test_changed_input_cancel_and_resubmit(slow_jobs):
     assert slow_jobs.stats()["jobs_created"] == 2 and second["job_name"] != first["job_name"]
     assert jobs[first["job_name"]]["state"] == "CANCELLED" and jobs[second["job_name"]]["state"] == "PENDING"
     assert "-s2-f" in jobs[second["job_name"]]["displayName"]
+
+
+def test_a_list_over_the_inline_limit_goes_as_one_uploaded_file(gemini_conn):
+    big = [{"key": f"k{i}", "request": {"contents": [{"parts": [{"text": "x" * 1_000_000}]}]}} for i in range(21)]
+    first = run_try(1, big)
+    stats = gemini_conn.stats()
+    assert stats["calls"]["files.upload"] == 1 and stats["jobs"][0]["requestCount"] == 21
+    assert run_try(2, big)["job_name"] == first["job_name"]  # same bytes, same fingerprint: reattached

@@ -5,7 +5,7 @@ import pytest
 from pydantic import BaseModel
 
 from airflow_provider_gemini_batch.batch_requests import (
-    KeyedRequest, iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request, plan_inline)
+    KeyedRequest, iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request, fits_inline)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 
 PROMPT = {"contents": [{"parts": [{"text": "hi"}], "role": "user"}]}
@@ -120,11 +120,11 @@ def test_embed_requests():
     assert "task_type" in error_of(lambda: normalize_embed_request({"content": "x", "task_type": "NOPE"}, "r"))
 
 
-def test_plan_inline_by_encoded_size():
+def test_fits_inline_by_encoded_size():
     small = [KeyedRequest(f"k{i}", {"contents": [{"parts": [{"text": "x"}]}]}) for i in range(10)]
     big = [KeyedRequest(f"k{i}", {"contents": [{"parts": [{"text": "x" * 1_000_000}]}]}) for i in range(21)]
-    assert plan_inline(small) is True
-    assert plan_inline(big) is False
+    assert fits_inline(r.jsonl() for r in small) is True
+    assert fits_inline(r.jsonl() for r in big) is False
 
 
 def test_jsonl_line_round_trip():
