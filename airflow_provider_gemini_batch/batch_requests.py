@@ -49,7 +49,7 @@ def snake(name: str) -> str:
 
 
 ROLES = ("user", "model")
-KEYED_FIELDS = {"key", "request", "metadata"}
+KEYED_FIELDS = frozenset({"key", "request", "metadata"})
 GENERATE = "GenerateContentRequest"
 EMBED = "EmbedContentRequest"
 
@@ -531,7 +531,11 @@ def _already_canonical(obj: dict) -> bool:
 
 
 def _general_generate(obj: Any, where: str, ck: Checks) -> dict:
-    if isinstance(obj, BaseModel):
+    if type(obj) is str:
+        if not obj.strip():
+            raise _fail("the prompt is empty", where)
+        return {"contents": [{"role": "user", "parts": [{"text": obj}]}]}
+    if type(obj) not in _PLAIN_TYPES and isinstance(obj, BaseModel):
         ck.sdk = True
         obj = _typed_request(obj)
     if isinstance(obj, str):
@@ -547,6 +551,8 @@ def normalize_generate_request(obj: Any, where: str, *, strict: bool = False, ch
     """REST form of a GenerateContentRequest given in SDK or REST spelling (or a bare prompt string)."""
     if type(obj) is dict and _already_canonical(obj):
         return obj  # never mutated downstream, so no copy is needed
+    if type(obj) is str and obj.strip():
+        return {"contents": [{"role": "user", "parts": [{"text": obj}]}]}
     ck = checks if checks is not None else Checks(strict)
     ck.sdk = False
     return _general_generate(obj, where, ck)
@@ -556,7 +562,7 @@ def normalize_embed_request(obj: Any, where: str, *, strict: bool = False, check
     """REST form of an EmbedContentRequest: a text, or {content, task_type, title, output_dimensionality}."""
     ck = checks if checks is not None else Checks(strict)
     ck.sdk = False
-    if isinstance(obj, BaseModel):
+    if type(obj) not in _PLAIN_TYPES and isinstance(obj, BaseModel):
         ck.sdk = True
         obj = _plain(obj)
     if isinstance(obj, str):
@@ -603,11 +609,11 @@ class KeySet:
 
 def _keyed(item: Any, index: int, where: str, embeddings: bool, key_prefix: str, ck: Checks) -> KeyedRequest:
     normalize = normalize_embed_request if embeddings else normalize_generate_request
-    if isinstance(item, BaseModel):  # types.InlinedRequest, types.Content, ...: what client.batches.create takes
+    if type(item) not in _PLAIN_TYPES and isinstance(item, BaseModel):  # types.InlinedRequest, types.Content, ...: what client.batches.create takes
         item = _typed_request(item)
     if isinstance(item, dict) and "request" in item:
-        unknown = [k for k in item if k not in KEYED_FIELDS]
-        if unknown:
+        if not KEYED_FIELDS.issuperset(item):
+            unknown = [k for k in item if k not in KEYED_FIELDS]
             keyed = TypeSpec("keyed record", {n: FieldSpec(n, n, "any") for n in KEYED_FIELDS},
                              {n: n for n in KEYED_FIELDS})
             message, _ = _unknown_message(unknown[0], keyed)
