@@ -350,6 +350,8 @@ def _generation_before(config: Any, where: str, ck: Checks) -> Any:
 
 
 def _generation_after(fields: dict, where: str, ck: Checks) -> None:
+    if "responseSchema" in fields and "responseJsonSchema" in fields:
+        raise _fail("response_schema and response_json_schema cannot both be set: keep one", where)
     if "responseJsonSchema" in fields and not isinstance(fields["responseJsonSchema"], dict):
         raise _fail("response_json_schema must be a JSON schema object", f"{where}.response_json_schema")
     if ("responseSchema" in fields or "responseJsonSchema" in fields) and \
