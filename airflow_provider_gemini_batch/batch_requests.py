@@ -141,6 +141,7 @@ _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", 
                type(None): "null"}
 _PLAIN_TYPES = frozenset(_JSON_TYPES)
 _INTEGER = re.compile(r"-?[0-9]+")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?")
 
 
 def _describe(value: Any) -> str:
@@ -180,6 +181,9 @@ def _value(value: Any, spec: FieldSpec, where: str, ck: Checks) -> Any:
             raise _type_error(spec, value, where)
         if spec.values and value not in spec.values:
             raise _fail(f"{_label(spec, where)} {value!r} is not one of {', '.join(spec.values)}", where)
+        if spec.format == "timestamp" and not _TIMESTAMP.fullmatch(value):
+            raise _fail(f"{_label(spec, where)} must be an RFC 3339 timestamp like '2026-01-31T12:00:00Z', "
+                        f"got {value!r}", where)
         return value
     if kind == "enum":
         return _enum(value, spec, where, ck)

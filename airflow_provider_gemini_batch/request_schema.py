@@ -28,6 +28,7 @@ class FieldSpec:
     items: "FieldSpec | None" = None  # of an array; of a map: its values
     vertex_only: bool = False
     required: bool = False
+    format: str | None = None  # "timestamp": an RFC 3339 string
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def _field(name: str, raw: dict, enums: dict[str, tuple[str, ...]]) -> FieldSpec
         values = enums[raw["enum"]]
     return FieldSpec(name=name, snake=raw.get("snake", name), kind=raw["kind"], ref=raw.get("ref"),
                      enum=raw.get("enum"), values=values, items=_field("", sub, enums) if sub else None,
-                     vertex_only=bool(raw.get("vertexOnly")), required=bool(raw.get("required")))
+                     vertex_only=bool(raw.get("vertexOnly")), required=bool(raw.get("required")),
+                     format=raw.get("format"))
 
 
 def _type(name: str, raw: dict, enums) -> TypeSpec:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pydantic
 from google import genai
+from google.genai import _transformers as sdk_transformers
 from google.genai import batches as sdk_batches
 from google.genai import types as gt
 
@@ -105,7 +106,9 @@ class Walker:
                 return {"kind": "number"}
             if issubclass(annotation, bytes):
                 return {"kind": "bytes"}
-            if issubclass(annotation, (str, datetime.datetime, datetime.date)):
+            if issubclass(annotation, (datetime.datetime, datetime.date)):
+                return {"kind": "string", "format": "timestamp"}  # google.protobuf.Timestamp: RFC 3339
+            if issubclass(annotation, str):
                 return {"kind": "string"}
         return {"kind": "any"}
 
@@ -127,6 +130,9 @@ class Walker:
     def vertex_only_fields(self, type_name: str, fields: list[str]) -> set[str]:
         """Fields the SDK's Gemini-API converter for this type refuses (it raises, naming Vertex AI)."""
         converter = getattr(sdk_batches, f"_{type_name}_to_mldev", None)
+        if type_name == "Schema":  # response schemas go through a transformer, not a converter
+            def converter(api_client, obj, parent):
+                return sdk_transformers.t_schema(api_client, {k: {"a": 1} for k in obj})
         if converter is None:
             return set()
         takes_client = "api_client" in inspect.signature(converter).parameters

@@ -24,6 +24,7 @@ _PROTO_PACKAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta"
 _SCALAR_TYPES = {"string": "TYPE_STRING", "bytes": "TYPE_BYTES", "integer": "TYPE_INT32", "number": "TYPE_FLOAT",
                  "boolean": "TYPE_BOOL"}
 _INT_TEXT = re.compile(r"-?[0-9]+")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2}))?")
 
 
 def camel(name: str) -> str:
@@ -121,6 +122,12 @@ def _field(value: Any, spec: dict, where: str) -> Any:
     }.get(kind)
     if ok is not None and not ok(value):
         raise _invalid_value(where, _SCALAR_TYPES[kind], value)
+    if spec.get("format") == "timestamp" and not _TIMESTAMP.fullmatch(value):
+        raise _invalid_value(where, "type.googleapis.com/google.protobuf.Timestamp", value)
+    if isinstance(spec.get("values"), list) and value not in spec["values"]:  # a string with a fixed set
+        if where.endswith(".role"):
+            raise WireError(f"Please use a valid role: user, model. (at '{where}')")
+        raise _invalid_value(where, "TYPE_ENUM", value)
     return value
 
 
