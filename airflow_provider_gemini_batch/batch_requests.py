@@ -415,7 +415,7 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
             continue
         if value is not None:
             placed.append((wire, value, where))
-    generation: dict = {}
+    generation: dict | None = None  # stays None unless generationConfig or a config= generation field is given
     gen_where = f"{where}.generation_config"
     if sdk_config is not None:
         ck.sdk = True
@@ -430,6 +430,7 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
             if target is None:
                 _unknown_config(name, targets, f"{where}.config", ck)
                 if "generationConfig" in spec.fields:
+                    generation = generation if generation is not None else {}
                     generation[name] = value  # most settings are generation settings
                 else:
                     out[name] = value
@@ -440,6 +441,7 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
                 ck.notice(f"config field {name!r} is only supported on Vertex AI, not the Gemini Developer API "
                           "(google-genai refuses it there)", f"{where}.config", f"config.{name}")
             if target.to == "generationConfig":
+                generation = generation if generation is not None else {}
                 generation[target.name] = value
             else:
                 placed.append((target.name, value, f"{where}.config"))
@@ -462,7 +464,7 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
         field = spec.fields[wire]
         if wire == "generationConfig":
             generation = {**(value if type(value) is dict else _plain(value) if isinstance(value, BaseModel)
-                             else _raise(_type_error(field, value, f"{where}.generation_config"))), **generation}
+                             else _raise(_type_error(field, value, f"{where}.generation_config"))), **(generation or {})}
             continue
         if wire in out:
             raise _fail(f"{wire!r} is given twice (as {field.snake!r} and {wire!r}): keep one", base)
@@ -476,7 +478,7 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
         if wire == "tools" and type(value) is not list:
             raise _fail("tools must be a list, e.g. [{'google_search': {}}]", f"{base}.tools")
         out[wire] = _value(value, field, f"{base}.{field.snake}", ck)
-    if generation and "generationConfig" in spec.fields:
+    if generation is not None and "generationConfig" in spec.fields:
         out["generationConfig"] = _value(generation, spec.fields["generationConfig"], gen_where, ck)
     return out
 
