@@ -616,6 +616,10 @@ class KeySet:
 
 
 def _keyed(item: Any, index: int, where: str, embeddings: bool, key_prefix: str, ck: Checks) -> KeyedRequest:
+    if type(item) is str and item.strip():  # a bare prompt or text: the commonest input of all
+        request = {"content": {"parts": [{"text": item}]}} if embeddings else \
+            {"contents": [{"role": "user", "parts": [{"text": item}]}]}
+        return KeyedRequest(f"{key_prefix}-{index:06d}", request)
     normalize = normalize_embed_request if embeddings else normalize_generate_request
     if type(item) not in _PLAIN_TYPES and isinstance(item, BaseModel):  # types.InlinedRequest, types.Content, ...: what client.batches.create takes
         item = _typed_request(item)
@@ -635,7 +639,10 @@ def _keyed(item: Any, index: int, where: str, embeddings: bool, key_prefix: str,
         if key is None:
             raise _fail("key is missing: each record is {'key': '...', 'request': {...}}", f"{where}.key")
         key = _key(key, where)
-        return KeyedRequest(key, normalize(item["request"], f"{where} (key {key!r}).request", checks=ck))
+        request = item["request"]
+        if not embeddings and type(request) is dict and _already_canonical(request):
+            return KeyedRequest(key, request)  # the common case: skip building a location nobody reads
+        return KeyedRequest(key, normalize(request, f"{where} (key {key!r}).request", checks=ck))
     if isinstance(item, dict) and "key" in item:
         raise _fail("a record with a key needs a 'request' object: {'key': '...', 'request': {...}}", f"{where}.request")
     if isinstance(item, dict) and isinstance(item.get("metadata"), dict) and "key" in item["metadata"]:
