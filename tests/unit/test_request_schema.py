@@ -223,3 +223,18 @@ def test_embed_requests_in_the_config_spelling():
         {"content": {"parts": [{"text": "x"}]}, "taskType": "RETRIEVAL_QUERY", "outputDimensionality": 8}
     assert "did you mean 'RETRIEVAL_QUERY'" in error_of(
         lambda: normalize_embed_request({"content": "x", "taskType": "RETRIEVAL_QUERIES"}, "e"))
+
+
+def test_emulator_judges_with_its_own_code_from_the_same_data():
+    import ast
+
+    from airflow_provider_gemini_batch.emulator import wire_schema
+
+    emulator_dir = ROOT / "airflow_provider_gemini_batch" / "emulator"
+    for source in emulator_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module or ""] + [a.name for a in node.names]
+                assert not any("batch_requests" in n or "request_schema" in n for n in names), source.name
+    assert wire_schema.SCHEMA_PATH.resolve() == (ROOT / "airflow_provider_gemini_batch" / "data" /
+                                                 "request_schema.json").resolve()
