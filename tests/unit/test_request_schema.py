@@ -234,7 +234,7 @@ def test_emulator_judges_with_its_own_code_from_the_same_data():
     for source in emulator_dir.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [node.module or ""] + [a.name for a in node.names]
+                names = [getattr(node, "module", None) or ""] + [a.name for a in node.names]
                 assert not any("batch_requests" in n or "request_schema" in n for n in names), source.name
     assert wire_schema.SCHEMA_PATH.resolve() == (ROOT / "airflow_provider_gemini_batch" / "data" /
                                                  "request_schema.json").resolve()
