@@ -113,6 +113,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
     :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
         (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
     :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
+    :param strict_validation: refuse request fields the schema snapshot does not know (and Vertex-only
+        ones) instead of warning and sending them as is (default False: the API may be newer than us).
     """
 
     template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
@@ -129,7 +131,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  max_failed_ratio: float | None = None, results_path: str | None = None,
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  response_schema: Any = None, system_instruction: Any = None,
-                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
+                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10,
+                 strict_validation: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if on_expired not in ("fail", "resubmit"):
             raise GeminiRequestError(f"on_expired must be 'fail' or 'resubmit', got {on_expired!r}",
@@ -158,6 +161,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.system_instruction = system_instruction
         self.on_changed_input = on_changed_input
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.strict_validation = strict_validation
         self._job_name: str | None = None
 
     @property
@@ -275,7 +279,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         lines: list[bytes] = []
         if self.requests is not None:
             # Each request is encoded once: the same bytes feed the fingerprint, the size plan and the file.
-            records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings)))
+            records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings,
+                                                    strict=self.strict_validation)))
             lines = [record.jsonl() for record in records]
             for line in lines:
                 digest.update(line)
@@ -290,7 +295,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 count = len(lines)
             else:
                 with open_path(self.input_file).open("rb") as fh:
-                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
+                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings,
+                                                                  strict=self.strict_validation)),
                                          tmp, digest)
             tmp.flush()
             check_file_size(tmp.tell(), where)
