@@ -248,6 +248,46 @@ def test_a_full_disk_leaves_no_partial_file_and_the_previous_results(proxy, dags
     assert emu.stats()["jobs_created"] == 1
 
 
+@pytest.fixture
+def small_mount(dags):
+    """A tmpfs the test may remount read-only; skipped where mounting is not allowed."""
+    where = dags.root / "ro"
+    where.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def test_a_location_turned_read_only_during_the_wait_is_a_typed_error(proxy, dags, emu, small_mount, capfd):
+    """Permission-like failures at write time (root ignores file modes, so a read-only remount stands in)."""
+    previous = small_mount / "results.jsonl"
+    previous.write_bytes(b'{"key":"yesterday","status":"ok"}\n')
+    emu.configure(pending_seconds=1.0)
+
+    def remount_once_submitted():
+        for _ in range(200):
+            if emu.stats()["jobs"]:
+                subprocess.run(["mount", "-o", "remount,ro", str(small_mount)], check=True)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=remount_once_submitted)
+    thread.start()
+    try:
+        dr, tis, log = run(dags.read_only, capfd)
+    finally:
+        thread.join()
+    assert dr.state == "failed"
+    assert previous.read_bytes() == b'{"key":"yesterday","status":"ok"}\n' and leftovers(small_mount) == []
+    assert "GeminiResultsWriteError" in log and "the filesystem is read-only" in log
+    assert str(previous) in log and emu.stats()["jobs"][0]["name"] in log
+    assert emu.stats()["jobs_created"] == 1
+
+
 # ---------------------------------------------------------------------------------------------- rule 3
 def _nothing_billed(emu):
     stats = emu.stats()

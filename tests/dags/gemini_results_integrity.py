@@ -41,3 +41,4 @@ results_is_input = scenario("gbi_results_is_input", input_file=f"{ROOT}/inputs/s
 results_is_dir = scenario("gbi_results_is_dir", requests=keyed(2), results_path=f"{ROOT}/a-directory")
 unknown_scheme = scenario("gbi_unknown_scheme", requests=keyed(2), results_path="nosuch://bucket/results.jsonl")
 full_disk = scenario("gbi_full_disk", requests=keyed(40), results_path=f"{ROOT}/tiny/results.jsonl")
+read_only = scenario("gbi_read_only", requests=keyed(4), results_path=f"{ROOT}/ro/results.jsonl")
