@@ -352,3 +352,21 @@ def test_keyed_requests_go_as_a_file_and_survive_reordering(proxy, dags, emu, ca
     for r in records:  # the fake model's answer quotes its prompt: each answer is under its own key
         assert f"question {r['key'][1:]}" in r["text"], r
     assert emu.stats()["calls"]["files.upload"] == 1
+
+
+@pytest.mark.parametrize("n", [2000, pytest.param(20000, marks=pytest.mark.slow)])
+def test_many_keyed_requests_each_answer_under_its_own_key_whatever_the_order(proxy, dags, emu, capfd, n):
+    source = dags.root / "inputs" / f"many-{n}.jsonl"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(json.dumps({"key": f"row-{i:05d}", "request": {"contents": [{"parts": [
+        {"text": f"prompt number {i}"}]}]}}) + "\n" for i in range(n)))
+    proxy.script("GET", DOWNLOAD, EditLines(edit=shuffled(3)), times=None)  # result lines in any order
+    dr, tis, log = run(getattr(dags, f"many_{n // 1000}k"), capfd)
+    assert dr.state == "success"
+    records = results_at(out(dags, f"gbi_many_{n}"))
+    assert len(records) == n and len({r["key"] for r in records}) == n
+    for r in records:  # the fake model's answer quotes its prompt: every answer sits under its own key
+        assert r["status"] == "ok" and r["text"].endswith(f"to: prompt number {int(r['key'][4:])}"), r
+    summary = summary_of(tis["submit"])["results"]
+    assert summary["submitted"] == n and summary["succeeded"] == n and summary["failed"] == 0
+    assert emu.stats()["jobs_created"] == 1

@@ -42,3 +42,6 @@ results_is_dir = scenario("gbi_results_is_dir", requests=keyed(2), results_path=
 unknown_scheme = scenario("gbi_unknown_scheme", requests=keyed(2), results_path="nosuch://bucket/results.jsonl")
 full_disk = scenario("gbi_full_disk", requests=keyed(40), results_path=f"{ROOT}/tiny/results.jsonl")
 read_only = scenario("gbi_read_only", requests=keyed(4), results_path=f"{ROOT}/ro/results.jsonl")
+# Many keyed requests from a file the test writes (2,000 in `make test`, 20,000 in `make test-slow`).
+many_2k = scenario("gbi_many_2000", input_file=f"{ROOT}/inputs/many-2000.jsonl")
+many_20k = scenario("gbi_many_20000", input_file=f"{ROOT}/inputs/many-20000.jsonl")
