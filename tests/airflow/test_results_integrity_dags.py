@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -28,7 +27,8 @@ FILE_GET = r"^/v1beta/files/batch-[^/:?]+(\?|$)"
 def dags(tmp_path_factory):
     root = tmp_path_factory.mktemp("integrity")
     os.environ["GB_INTEGRITY_DIR"] = str(root)
-    spec = importlib.util.spec_from_file_location("gemini_results_integrity", DAGS_FOLDER / "gemini_results_integrity.py")
+    spec = importlib.util.spec_from_file_location("gemini_results_integrity",
+                                                  DAGS_FOLDER / "gemini_results_integrity.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.root = root
