@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from .batch_results import ResultTally, iter_file_records, iter_inline_records
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
-from .pricing import estimate_cost_usd
+from .pricing import usage_summary
 from .states import parse_job
 
 MISSING_KEYS_LISTED = 20
@@ -106,7 +106,7 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
         missing = [key for key in expected_keys if not tally.has_key(key)]
         summary["missing"] = len(missing)
         summary["missing_keys"] = missing[:MISSING_KEYS_LISTED]
-    summary["estimated_cost_usd"] = estimate_cost_usd(snapshot.model, summary["tokens"])
+    summary.update(usage_summary(snapshot.model, summary["tokens"]))  # unknown is None, not {} / 0.0
     summary["responses_file"] = snapshot.responses_file
     log.info("Wrote %d result records (%d ok, %d errors, %d invalid output) to %s.", tally.written, tally.ok,
              tally.errors, tally.invalid_output, results_path)

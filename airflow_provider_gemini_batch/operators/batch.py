@@ -18,7 +18,12 @@ from airflow.sdk import BaseOperator
 from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
 from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
+from ..exceptions import GeminiPartialFailureError
+from ..failure_report import describe_failures, failure_sample
 from ..hooks.gemini_batch import GeminiBatchHook
+from ..links import GeminiBatchResultsLink
+from ..progress_log import ProgressLog, iso_utc
+from ..rendered import schemas_as_json
 from ..results_writer import check_writable, open_path, write_results
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
@@ -119,6 +124,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                       "gemini_conn_id")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
+    operator_extra_links = (GeminiBatchResultsLink(),)
     embeddings = False
 
     def __init__(self, *, model: str, requests: Any = None, input_file: Any = None,
@@ -159,6 +165,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.on_changed_input = on_changed_input
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self._job_name: str | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
+        self.requests = schemas_as_json(self.requests)
 
     @property
     def hook(self) -> GeminiBatchHook:
@@ -361,13 +372,28 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 event = {**event, "counts": {**event["counts"], "failed": event["counts"]["failed"] + invalid}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
-        except GeminiJobExpiredError:
+        except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:
-                raise
+                raise self._failed(context, summary, event, exc) from None
             return resubmitted
+        except GeminiBatchError as exc:
+            raise self._failed(context, summary, event, exc) from None
         self.log.info("%s: %s", job_name, verdict)
         return summary
+
+    def _failed(self, context: Any, summary: dict, event: dict, exc: GeminiBatchError) -> GeminiBatchError:
+        """Before raising: name the failed requests (a partial failure) and leave the summary in XCom,
+        for downstream trigger_rule tasks and for people."""
+        if isinstance(exc, GeminiPartialFailureError):
+            where = (summary.get("results") or {}).get("path")
+            summary["failed_requests"] = failure_sample(self.hook, event.get("job_name"), where)
+            named = describe_failures(summary["failed_requests"], (event.get("counts") or {}).get("failed"), where)
+            self.log.error("%s", named)
+            exc = GeminiPartialFailureError(f"{exc}; {named}", job_name=exc.job_name, state=exc.state)
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        context["ti"].xcom_push(key="return_value", value=summary)
+        return exc
 
     def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
         if self.on_expired != "resubmit":
@@ -426,6 +452,7 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
                     cancel_on_timeout: bool, log: Any) -> dict[str, Any]:
     """The non-deferrable driver: the same event the trigger yields, produced by polling in the worker."""
     last = None
+    progress = ProgressLog(job_name, deadline)  # logs changes and a heartbeat, not every poll
     while True:
         if deadline is not None and time.time() >= deadline:
             reason = f"deadline passed before {job_name} finished"
@@ -440,7 +467,8 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
             last = hook.get_snapshot(job_name)
         except GeminiBatchError as exc:
             return build_event(STATUS_ERROR, job_name, str(exc), last)
-        log.info("%s", last.describe())
+        if line := progress.snapshot_line(last):
+            log.info("%s", line)
         if last.is_terminal:
             return build_event(STATUS_TERMINAL, job_name, f"job ended {last.state}", last)
         wait = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.time()))
@@ -480,6 +508,8 @@ def _store_get(store: Any) -> dict | None:
 
 def _store_set(store: Any, value: dict) -> None:
     if store is not None:
+        if value.get("deadline") is not None:  # the epoch float, and ISO 8601 UTC for people reading the store
+            value = {**value, "deadline_utc": iso_utc(value["deadline"])}
         try:
             store.set(STORE_KEY, {k: v for k, v in value.items() if v is not None})
         except Exception as exc:  # same: the deterministic display name is the fallback
