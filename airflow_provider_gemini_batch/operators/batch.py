@@ -22,7 +22,7 @@ from ..exceptions import GeminiPartialFailureError
 from ..failure_report import describe_failures, failure_sample
 from ..hooks.gemini_batch import GeminiBatchHook
 from ..links import GeminiBatchResultsLink
-from ..progress_log import ProgressLog, iso_utc
+from ..progress_log import ProgressLog, iso_utc, short_state
 from ..rendered import schemas_as_json
 from ..results_writer import check_writable, open_path, write_results
 from ..states import JobSnapshot, Outcome, parse_job
@@ -246,7 +246,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         _store_set(store, {**intent, "job_name": job_name, "deadline": deadline})
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
-        self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
+        self.log.info("Submitted %s as %r (%s).", job_name, display_name, short_state(parse_job(operation).state))
         return job_name, deadline
 
     def _deadline(self) -> float | None:
