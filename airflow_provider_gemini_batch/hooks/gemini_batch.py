@@ -32,7 +32,8 @@ from ..batch_requests import check_file_size
 from ..retry_policy import backoff, redact
 from ..settings import GeminiSettings, default_settings, resolve_settings
 from ..states import JobSnapshot, parse_job
-from .errors import error_from_sdk, error_from_status, transport_error
+from .errors import error_from_sdk, error_from_status, key_origin, transport_error
+from .tested_connection import tested_connection_id
 
 T = TypeVar("T")
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # the API's upload granularity
@@ -141,6 +142,9 @@ class GeminiBatchHook(BaseHook):
         except GeminiBatchError:
             return None
 
+    def _key_origin(self) -> str:
+        return key_origin(self.settings)
+
     def _send(self, method: str, url: str, what: str, client: httpx.Client | None = None,
               **kwargs: Any) -> httpx.Response:
         try:
@@ -148,7 +152,7 @@ class GeminiBatchHook(BaseHook):
         except httpx.TransportError as exc:
             raise self._transport_error(exc, what) from None
         if response.status_code != 200:
-            raise error_from_status(response.status_code, response.content, what, self._secret())
+            raise error_from_status(response.status_code, response.content, what, self._secret(), self._key_origin())
         return response
 
     def _transport_error(self, exc: Exception, what: str) -> GeminiBatchError:
@@ -183,7 +187,7 @@ class GeminiBatchHook(BaseHook):
             except httpx.TransportError as exc:
                 raise self._transport_error(exc, what) from None
             except Exception as exc:
-                typed = error_from_sdk(exc, what, self._secret())
+                typed = error_from_sdk(exc, what, self._secret(), self._key_origin())
                 if typed is None:
                     raise
                 raise typed from None
@@ -191,6 +195,11 @@ class GeminiBatchHook(BaseHook):
 
     # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
+        ok, message = self._check_connection()
+        real = tested_connection_id(self.gemini_conn_id)  # the UI's Test button uses a temporary id
+        return ok, message.replace(repr(self.gemini_conn_id), repr(real))
+
+    def _check_connection(self) -> tuple[bool, str]:
         try:
             self._send("GET", self.settings.url("batches"), "Listing batch jobs", params={"pageSize": 1})
         except GeminiBatchError as exc:
@@ -406,7 +415,7 @@ class GeminiBatchHook(BaseHook):
             if reply.status_code != 200:
                 body = reply.read()
                 reply.close()
-                raise error_from_status(reply.status_code, body, what, self._secret())
+                raise error_from_status(reply.status_code, body, what, self._secret(), self._key_origin())
             return reply
 
         def chunks(reply: httpx.Response) -> Iterator[bytes]:

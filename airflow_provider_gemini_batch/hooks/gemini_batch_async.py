@@ -18,7 +18,7 @@ from airflow.sdk import BaseHook
 
 from ..exceptions import GeminiBatchError
 from ..settings import GeminiSettings, resolve_settings
-from .errors import error_from_status, transport_error
+from .errors import error_from_status, key_origin, transport_error
 from .gemini_batch import check_job_name
 
 # Bodies bigger than this (finished inline jobs) are parsed off the event loop.
@@ -99,7 +99,7 @@ class AsyncGeminiBatchHook(BaseHook):
             ) as reply:
                 raw = await reply.read()
                 if reply.status != 200:
-                    raise error_from_status(reply.status, raw, what, s.api_key)
+                    raise error_from_status(reply.status, raw, what, s.api_key, key_origin(s))
         except GeminiBatchError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

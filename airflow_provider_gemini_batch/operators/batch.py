@@ -24,6 +24,10 @@ from ..hooks.gemini_batch import GeminiBatchHook
 from ..results_writer import write_results
 from ..storage import check_results_location, open_path
 from ..submitted_keys import SubmittedKeys, load_manifest, manifest_path, recording_keys, write_manifest
+from ..failure_report import describe_failures, failure_sample
+from ..links import GeminiBatchResultsLink
+from ..progress_log import ProgressLog, iso_utc, short_state
+from ..rendered import schemas_as_json
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -131,6 +135,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                       "gemini_conn_id")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
+    operator_extra_links = (GeminiBatchResultsLink(),)
     embeddings = False
 
     def __init__(self, *, model: str, requests: Any = None, input_file: Any = None,
@@ -180,6 +185,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self.strict_validation = strict_validation
         self._job_name: str | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
+        self.requests = schemas_as_json(self.requests)
 
     @property
     def hook(self) -> GeminiBatchHook:
@@ -256,7 +266,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         _store_set(store, {**intent, "job_name": job_name, "deadline": deadline})
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
-        self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
+        self.log.info("Submitted %s as %r (%s).", job_name, display_name, short_state(parse_job(operation).state))
         return job_name, deadline
 
     def _deadline(self) -> float | None:
@@ -413,22 +423,35 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                          "succeeded": results["succeeded"], "failed": results["failed"]}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
-        except GeminiJobExpiredError:
+        except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:
-                raise
+                raise self._failed(context, summary, event, exc) from None
             return resubmitted
-        except GeminiPartialFailureError as exc:
-            if not problems:
-                raise
-            raise GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
-                                            job_name=exc.job_name, state=exc.state) from None
+        except GeminiBatchError as exc:
+            if isinstance(exc, GeminiPartialFailureError) and problems:
+                exc = GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
+                                                job_name=exc.job_name, state=exc.state)
+            raise self._failed(context, summary, event, exc) from None
         self.log.info("%s: %s", job_name, verdict)
         if "results" in summary:
             # Only once the written results passed: a failing task keeps the job and its result file, so
             # a retry can download them again.
             self._clean_up(context, job_name, summary["results"].get("responses_file"))
         return summary
+
+    def _failed(self, context: Any, summary: dict, event: dict, exc: GeminiBatchError) -> GeminiBatchError:
+        """Before raising: name the failed requests (a partial failure) and leave the summary in XCom,
+        for downstream trigger_rule tasks and for people."""
+        if isinstance(exc, GeminiPartialFailureError):
+            where = (summary.get("results") or {}).get("path")
+            summary["failed_requests"] = failure_sample(self.hook, event.get("job_name"), where)
+            named = describe_failures(summary["failed_requests"], (event.get("counts") or {}).get("failed"), where)
+            self.log.error("%s", named)
+            exc = GeminiPartialFailureError(f"{exc}; {named}", job_name=exc.job_name, state=exc.state)
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        context["ti"].xcom_push(key="return_value", value=summary)
+        return exc
 
     def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
         if self.on_expired != "resubmit":
@@ -487,6 +510,7 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
                     cancel_on_timeout: bool, log: Any) -> dict[str, Any]:
     """The non-deferrable driver: the same event the trigger yields, produced by polling in the worker."""
     last = None
+    progress = ProgressLog(job_name, deadline)  # logs changes and a heartbeat, not every poll
     while True:
         if deadline is not None and time.time() >= deadline:
             reason = f"deadline passed before {job_name} finished"
@@ -501,7 +525,8 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
             last = hook.get_snapshot(job_name)
         except GeminiBatchError as exc:
             return build_event(STATUS_ERROR, job_name, str(exc), last)
-        log.info("%s", last.describe())
+        if line := progress.snapshot_line(last):
+            log.info("%s", line)
         if last.is_terminal:
             return build_event(STATUS_TERMINAL, job_name, f"job ended {last.state}", last)
         wait = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.time()))
@@ -557,6 +582,8 @@ def _store_get(store: Any) -> dict | None:
 
 def _store_set(store: Any, value: dict) -> None:
     if store is not None:
+        if value.get("deadline") is not None:  # the epoch float, and ISO 8601 UTC for people reading the store
+            value = {**value, "deadline_utc": iso_utc(value["deadline"])}
         try:
             store.set(STORE_KEY, {k: v for k, v in value.items() if v is not None})
         except Exception as exc:  # same: the deterministic display name is the fallback

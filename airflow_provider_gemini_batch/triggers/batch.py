@@ -16,6 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event
 from ..exceptions import GeminiBatchError, GeminiTransientError, GeminiUnreachableError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
+from ..progress_log import ProgressLog
 from ..retry_policy import backoff_delay
 from ..states import parse_job
 
@@ -68,6 +69,7 @@ class GeminiBatchJobTrigger(BaseTrigger):
         hook = AsyncGeminiBatchHook(self.gemini_conn_id)
         errors = 0
         last = None
+        progress = ProgressLog(self.job_name, self.deadline)  # logs changes and a heartbeat, not every poll
         try:
             while True:
                 remaining = self._remaining()
@@ -91,7 +93,8 @@ class GeminiBatchJobTrigger(BaseTrigger):
                     return
                 errors = 0
                 last = snapshot
-                self.log.info("%s", snapshot.describe())
+                if line := progress.snapshot_line(snapshot):
+                    self.log.info("%s", line)
                 if snapshot.is_terminal:
                     yield self._event(STATUS_TERMINAL, f"job ended {snapshot.state}", snapshot)
                     return

@@ -277,7 +277,7 @@ def test_wrong_key(gemini_conn, monkeypatch, tmp_path):
     with EmulatorProcess(api_key="the-only-good-key", state_dir=str(tmp_path / "s")) as strict:
         monkeypatch.setenv("AIRFLOW_CONN_STRICT", json.dumps({"conn_type": "gemini", "host": strict.base_url,
                                                               "password": SENTINEL_KEY}))
-        refused(strict, exc.GeminiAuthError, "API key not valid", "check the API key in the connection",
+        refused(strict, exc.GeminiAuthError, "API key not valid", "check the API key in connection 'strict'",
                 call=lambda: submit(gemini_conn_id="strict", requests=["hi"]))
 
 
