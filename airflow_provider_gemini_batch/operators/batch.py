@@ -415,7 +415,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
             results = write_results(self.hook, job_name, self.results_path, self._input_keys(context, event),
                                     validator)
             summary["results"] = results
-            problems = describe_problems(results)
+            # Error records and invalid outputs are named one by one with their errors by _failed(); this
+            # line names what has no record to quote (missing, duplicated, unparseable, unkeyed, foreign).
+            problems = describe_problems({**results, "errors": 0, "invalid_output": 0})
             # The verdict comes from what was written, not from batchStats: every submitted request without
             # exactly one ok record (missing, duplicated, unparseable, unkeyed, an error line, an invalid
             # output) is a failed request for max_failed_requests / max_failed_ratio.

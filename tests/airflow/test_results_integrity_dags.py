@@ -171,7 +171,10 @@ def test_an_error_line_fails_even_when_batch_stats_call_it_a_success(proxy, dags
     assert dr.state == "failed"
     records = {r["key"]: r for r in results_at(out(dags, "gbi_one_failing"))}
     assert records["k3"]["status"] == "error" and len(records) == 10
-    assert "1 of 10 requests failed" in log and "1 error records (k3)" in log
+    # the task's error (left in XCom before raising) names the request and its error, once
+    error = tis["submit"].xcom_pull(task_ids="submit", key="return_value")["error"]
+    assert error.startswith("GeminiPartialFailureError: ") and "1 of 10 requests failed" in error
+    assert "the failed request: 'k3' (400 INVALID_ARGUMENT: " in error and error.count("'k3'") == 1
 
 
 def test_foreign_and_duplicate_records_are_named(proxy, dags, emu, capfd):
