@@ -90,3 +90,12 @@ class GeminiJobTimeoutError(GeminiJobError):
 
 class GeminiPartialFailureError(GeminiJobError):
     """More per-request failures than the task's threshold allows."""
+
+
+class GeminiMediaError(GeminiRequestError):
+    """A media input refused before anything billable: unreadable, unsupported or undetectable MIME type,
+    over its per-file limit. ``path`` names the file."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message, location=path)

@@ -1,0 +1,133 @@
+"""Multimodal batches, the inputs: where the files are (a local path, a glob, a directory, any
+ObjectStoragePath, or a list of them), and what is in them (size, first bytes, sha256), read in
+constant memory. No HTTP, no Airflow beyond ObjectStoragePath for URIs.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .exceptions import GeminiMediaError
+from .media import MediaItem, check_size, detect_mime
+
+HEAD_BYTES = 64
+READ_BYTES = 1024 * 1024
+_GLOB_CHARS = set("*?[")
+
+
+def _has_glob(text: str) -> bool:
+    return any(c in text for c in _GLOB_CHARS)
+
+
+def _object_path(text: str):
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(text)
+
+
+def _key(path: Any) -> str:
+    return str(path)
+
+
+def _is_hidden(path: Any) -> bool:
+    return any(part.startswith(".") for part in Path(str(path).split("://", 1)[-1]).parts[-1:])
+
+
+def _expand_one(location: Any) -> list[Any]:
+    """The files one location names: itself, a directory's files (recursive) or a glob's matches."""
+    text = str(location)
+    if isinstance(location, (str, os.PathLike)) and not hasattr(location, "fs"):
+        if "://" in text:
+            location = None  # an URI: resolved as an ObjectStoragePath below
+        elif _has_glob(text):
+            return sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
+        else:
+            path = Path(text)
+            if path.is_dir():
+                return sorted(p for p in path.rglob("*") if p.is_file() and not _is_hidden(p))
+            return [path]
+    if location is None:
+        if _has_glob(text):
+            scheme, rest = text.split("://", 1)
+            parts = rest.split("/")
+            first = next(i for i, p in enumerate(parts) if _has_glob(p))
+            base = _object_path(f"{scheme}://" + "/".join(parts[:first]))
+            pattern = "/".join(parts[first:])
+            return sorted((p for p in base.glob(pattern) if p.is_file()), key=str)
+        location = _object_path(text)
+    try:
+        if location.is_dir():
+            return sorted((p for p in location.rglob("*") if p.is_file() and not _is_hidden(p)), key=str)
+    except (OSError, NotImplementedError):
+        pass
+    return [location]
+
+
+def expand_locations(source: Any) -> list[Any]:
+    """Every file ``source`` names, deduplicated by key, in a deterministic order. A glob or directory
+    that matches nothing is an error: an empty batch is almost always a wrong path."""
+    locations = list(source) if isinstance(source, (list, tuple)) else [source]
+    if not locations:
+        raise GeminiMediaError("no media: the list of files is empty", path="source")
+    found: dict[str, Any] = {}
+    for location in locations:
+        matches = _expand_one(location)
+        if not matches:
+            raise GeminiMediaError("matches no files: check the path or pattern", path=str(location))
+        for match in matches:
+            found.setdefault(_key(match), match)
+    return list(found.values())
+
+
+def _size(path: Any) -> int:
+    stat = path.stat()
+    size = getattr(stat, "st_size", None)
+    if size is None:
+        size = stat["size"] if isinstance(stat, dict) else getattr(stat, "size")
+    return int(size)
+
+
+def inspect_file(path: Any, mime_override: Any = None) -> MediaItem:
+    """Size, MIME type and per-file limit of one file: cheap (a stat and the first bytes), no hashing."""
+    key = _key(path)
+    try:
+        size = _size(path)
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except FileNotFoundError:
+        raise GeminiMediaError("does not exist (or is not readable): check the path", path=key) from None
+    except (IsADirectoryError, PermissionError, OSError) as exc:
+        raise GeminiMediaError(f"cannot be read ({type(exc).__name__}: {exc})", path=key) from None
+    mime = detect_mime(key, head, mime_override)
+    check_size(key, size, mime)
+    return MediaItem(key=key, size=size, mime_type=mime)
+
+
+def sha256_of(path: Any) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_bytes(path: Any) -> bytes:
+    """Only for inline media (at most the inline threshold, which is capped at 15 MB)."""
+    with path.open("rb") as fh:
+        return fh.read()
+
+
+def inspect_all(paths: Iterable[Any], mime_override: Any = None) -> list[MediaItem]:
+    """Check every file first (all errors before any hashing or upload), then hash them."""
+    paths = list(paths)
+    checked = [inspect_file(p, mime_override) for p in paths]
+    return [MediaItem(i.key, i.size, i.mime_type, sha256_of(p)) for i, p in zip(checked, paths)]
+
+
+def iter_pairs(paths: Iterable[Any]) -> Iterator[tuple[str, Any]]:
+    for p in paths:
+        yield _key(p), p
