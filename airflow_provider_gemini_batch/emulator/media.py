@@ -160,7 +160,8 @@ def image_part(seed: str) -> dict:
 
 
 def admin_router(store: Any):
-    from fastapi import APIRouter, Request
+    from fastapi import APIRouter
+    from fastapi.responses import JSONResponse
 
     router = APIRouter(prefix="/_emulator")
 
@@ -169,12 +170,10 @@ def admin_router(store: Any):
         return store.media_ledger.report()
 
     @router.post("/files/{file_id}/expire")
-    async def expire_file(file_id: str, request: Request):
+    async def expire_file(file_id: str):
         """Make a file look expired (its expirationTime in the past) without waiting 48 h."""
         meta = store.files.get(file_id)
         if meta is None:
-            from fastapi.responses import JSONResponse
-
             return JSONResponse({"error": {"code": 404, "message": f"File files/{file_id} not found.",
                                            "status": "NOT_FOUND"}}, status_code=404)
         meta["expirationTime"] = "2000-01-01T00:00:00.000000Z"

@@ -1,0 +1,137 @@
+"""Bad media refused before anything billable: a typed error naming the file and the fix, while the
+emulator has created no job and received no upload. The operator's execute() runs for real against
+the emulator; only the task instance is a stand-in."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from airflow_provider_gemini_batch.exceptions import GeminiMediaError
+from airflow_provider_gemini_batch.operators.media import GeminiBatchMediaOperator
+from tests.conftest import SENTINEL_KEY
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "example_dags"))
+from _media_samples import pdf, png  # noqa: E402
+
+
+class TaskInstanceStandIn:
+    dag_id, task_id, run_id, map_index, try_number = "media", "media", "manual__1", -1, 1
+
+    def __init__(self):
+        self.pushed = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def run_media(tmp_path, source, prompt_override=None, **kwargs):
+    op = GeminiBatchMediaOperator(task_id="media", model="gemini-2.5-flash", source=source,
+                                  prompt=prompt_override or "Describe {name}.",
+                                  results_path=str(tmp_path / "out" / "results.jsonl"), deferrable=False,
+                                  poll_interval=0.1, **kwargs)
+    return op.execute({"ti": TaskInstanceStandIn()})
+
+
+def refused(emu, *fragments, call):
+    with pytest.raises(GeminiMediaError) as info:
+        call()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    assert SENTINEL_KEY not in message
+    stats = emu.stats()
+    assert stats["jobs_created"] == 0, "a job was created"
+    assert stats["calls"].get("files.upload", 0) == 0, "something was uploaded"
+    return info.value
+
+
+@pytest.fixture
+def good(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"photo-{i}.png").write_bytes(png(f"p{i}", 64))  # 12 KB: would be uploaded
+    return folder
+
+
+def test_a_path_that_does_not_exist(gemini_conn, tmp_path, good):
+    missing = str(good / "photo-9.png")
+    error = refused(gemini_conn, missing, "does not exist",
+                    call=lambda: run_media(tmp_path, [str(good / "photo-0.png"), missing], inline_max_bytes=0))
+    assert error.path == missing
+
+
+def test_a_glob_that_matches_nothing(gemini_conn, tmp_path, good):
+    refused(gemini_conn, f"{good}/*.pdf", "matches no files", call=lambda: run_media(tmp_path, f"{good}/*.pdf"))
+
+
+def test_a_directory_where_a_file_should_be_readable(gemini_conn, tmp_path, good):
+    locked = good / "locked.png"
+    locked.write_bytes(png("locked"))
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: make it unreadable another way
+        locked.unlink()
+        locked.mkdir()
+        (locked / "x").mkdir()
+        source = [str(good / "photo-0.png"), str(locked)]
+        refused(gemini_conn, "matches no files", str(locked), call=lambda: run_media(tmp_path, source))
+    else:
+        refused(gemini_conn, str(locked), "cannot be read", call=lambda: run_media(tmp_path, str(good)))
+
+
+def test_an_undetectable_mime_type_names_the_file_and_the_override(gemini_conn, tmp_path, good):
+    blob = good / "recording.qqq"
+    blob.write_bytes(b"\x00\x01\x02 no magic number here")
+    refused(gemini_conn, str(blob), "cannot tell the MIME type", "mime_type=",
+            call=lambda: run_media(tmp_path, str(good)))
+
+
+def test_an_unsupported_mime_type(gemini_conn, tmp_path, good):
+    gif = good / "anim.gif"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 100)
+    refused(gemini_conn, str(gif), "image/gif", "not one Gemini accepts", call=lambda: run_media(tmp_path, str(good)))
+
+
+def test_a_pdf_over_its_50_mb_limit_is_refused_without_reading_it(gemini_conn, tmp_path, good):
+    big = good / "scan.pdf"
+    with open(big, "wb") as fh:  # sparse: 50 MB + 1 byte that cost nothing to make
+        fh.write(pdf("1", "x", "1"))
+        fh.truncate(50 * 1024 * 1024 + 1)
+    refused(gemini_conn, str(big), "over the 50 MB per-file limit for application/pdf",
+            call=lambda: run_media(tmp_path, str(good)))
+
+
+def test_a_video_over_the_2_gb_file_limit(gemini_conn, tmp_path, good):
+    big = good / "film.mp4"
+    with open(big, "wb") as fh:
+        fh.write(b"\x00\x00\x00\x18ftypmp42")
+        fh.truncate(2 * 1024 ** 3 + 1)
+    refused(gemini_conn, str(big), "over the 2 GB per-file limit for video/mp4",
+            call=lambda: run_media(tmp_path, str(good)))
+
+
+def test_an_empty_file(gemini_conn, tmp_path, good):
+    (good / "empty.png").write_bytes(b"")
+    refused(gemini_conn, str(good / "empty.png"), "empty", call=lambda: run_media(tmp_path, str(good),
+                                                                                  mime_type={"*.png": "image/png"}))
+
+
+def test_a_bad_prompt_template_field(gemini_conn, tmp_path, good):
+    with pytest.raises(GeminiMediaError) as info:
+        run_media(tmp_path, str(good), inline_max_bytes=10**9, prompt_override="Describe {filename}.")
+    assert "{filename}" in str(info.value) and "{name}" in str(info.value)
+    assert gemini_conn.stats()["jobs_created"] == 0
+
+
+def test_one_file_larger_than_the_whole_storage_quota(gemini_conn, tmp_path, good):
+    refused(gemini_conn, str(good / "photo-0.png"), "cannot fit", "storage_quota_bytes",
+            call=lambda: run_media(tmp_path, str(good), inline_max_bytes=0, storage_quota_bytes=5000))
+
+
+def test_the_mime_override_makes_an_unknown_extension_acceptable(gemini_conn, tmp_path, good):
+    (good / "voice.xyz").write_bytes(b"\x00\x01 raw audio")
+    summary = run_media(tmp_path, str(good), mime_type={"*.xyz": "audio/wav"})
+    assert summary["results"]["records"] == 4 and summary["results"]["ok"] == 4
