@@ -1,6 +1,6 @@
-"""Bad media refused before anything billable: a typed error naming the file and the fix, while the
-emulator has created no job and received no upload. The operator's execute() runs for real against
-the emulator; only the task instance is a stand-in."""
+"""GeminiBatchMediaOperator.execute() for real against the emulator (only the task instance is a
+stand-in): bad media refused before anything billable, with a typed error naming the file and the fix
+while the emulator has created no job and received no upload; and a retry that reattaches."""
 
 from __future__ import annotations
 
@@ -135,3 +135,27 @@ def test_the_mime_override_makes_an_unknown_extension_acceptable(gemini_conn, tm
     (good / "voice.xyz").write_bytes(b"\x00\x01 raw audio")
     summary = run_media(tmp_path, str(good), mime_type={"*.xyz": "audio/wav"})
     assert summary["results"]["records"] == 4 and summary["results"]["ok"] == 4
+
+
+def test_a_retry_reattaches_reusing_the_uploads_never_uploading_or_submitting_again(gemini_conn, tmp_path, good):
+    """Try 1 uploads and submits, then its worker is lost while waiting; try 2 of the same task instance
+    finds the same files by sha256, builds the same requests, and reattaches to the same job."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    (good / "dup.png").write_bytes((good / "photo-0.png").read_bytes())
+    kwargs = dict(model="gemini-2.5-flash", source=str(good), prompt="Describe {name}.", inline_max_bytes=0,
+                  results_path=str(tmp_path / "out" / "results.jsonl"), poll_interval=0.1)
+    first = GeminiBatchMediaOperator(task_id="media", deferrable=True, **kwargs)
+    with pytest.raises(TaskDeferred):
+        first.execute({"ti": TaskInstanceStandIn()})
+    after_first = gemini_conn.admin("GET", "media")
+    retry = TaskInstanceStandIn()
+    retry.try_number = 2
+    summary = GeminiBatchMediaOperator(task_id="media", deferrable=False, **kwargs).execute({"ti": retry})
+    ledger = gemini_conn.admin("GET", "media")
+    assert ledger["by_sha256"] == after_first["by_sha256"]  # nothing uploaded again, media or requests
+    assert all(count == 1 for count in ledger["by_sha256"].values())
+    assert gemini_conn.stats()["jobs_created"] == 1 and summary["jobs"] == [retry.pushed["job_name"]]
+    assert summary["results"]["records"] == 4 and summary["results"]["ok"] == 4
+    assert summary["media"]["uploaded"] == 3 and summary["media"]["deleted"] == 3
+    assert gemini_conn.stats()["files"] == 2  # left: the requests JSONL and the result file (cleanup= is off)
