@@ -132,3 +132,15 @@ def test_image_answers_are_written_as_files_beside_the_results(gemini_conn, medi
         pictures.add(Path(written).read_bytes())
     assert len(pictures) == 3  # each file's answer is its own picture
     assert base64.b64encode(next(iter(pictures)))[:20] not in results.read_bytes()
+
+
+def test_the_decorator_takes_a_media_spec_from_the_function(gemini_conn, media, caplog):
+    dr = media.media_decorated.test()
+    assert dr.state == "success", caplog.text[-3000:]
+    summary = dr.get_task_instance("sketches").xcom_pull(task_ids="sketches")
+    pngs = sorted((media.root / "sketches").glob("*.png"))
+    rows = records(summary["results"]["path"])
+    assert sorted(r["key"] for r in rows) == [str(p) for p in pngs]
+    for row in rows:
+        assert f"[media sha256 {sha(Path(row['key']))[:16]}]" in row["text"] and "Name the colours of" in row["text"]
+    assert summary["media"]["uploaded"] == 3 and summary["media"]["deleted"] == 3

@@ -34,3 +34,20 @@ over_quota = media_dag(
 images_out = media_dag(
     "gb_media_images_out", f"{MEDIA}/sketches", prompt="Redraw {name} as a watercolour.",
     model="gemini-2.5-flash-image")
+
+
+# @task.gemini_batch(media=True): the function returns the media spec.
+from airflow.sdk import dag, task  # noqa: E402
+
+
+@dag(dag_id="gb_media_decorated", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"])
+def media_decorated():
+    @task.gemini_batch(media=True, model="gemini-2.5-flash", poll_interval=0.2, inline_max_bytes=0,
+                       results_path=f"{RESULTS}/gb_media_decorated/{{{{ run_id }}}}.jsonl")
+    def sketches(folder: str) -> dict:
+        return {"media": f"{folder}/*.png", "prompt": "Name the colours of {name}."}
+
+    sketches(f"{MEDIA}/sketches")
+
+
+media_decorated = media_decorated()
