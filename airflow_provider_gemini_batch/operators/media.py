@@ -120,6 +120,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         self.expiry_margin = expiry_margin
         self.delete_uploaded = delete_uploaded
         self.write_media = write_media
+        self._user_timeout = self.job_timeout  # each shard's wait is this, or less when its media expire sooner
         self._shard: int | None = None
         self._manifest: dict | None = None
         self._paths: dict[str, Any] = {}
@@ -258,6 +259,9 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         margin = _seconds(self.expiry_margin) or 0.0
         reuse_floor = _seconds(self.reuse_min_remaining) or 0.0
         stored = survey(self.hook, margin) if shard["uploads"] else None
+        first_key = {}
+        for key in shard["keys"]:
+            first_key.setdefault(self._manifest["items"][key][2], key)
         wanted = []
         for digest in shard["uploads"]:
             known = files.get(digest)
@@ -267,7 +271,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                     or (parse_time(found.get("expirationTime")) or 0) - time.time() >= reuse_floor):
                 files[digest] = _file_record(found)
                 continue
-            key = next(k for k in shard["keys"] if self._manifest["items"][k][2] == digest)
+            key = first_key[digest]
             wanted.append((digest, self._item(key), self._paths[key]))
         reused = len(shard["uploads"]) - len(wanted)
         fresh: dict[str, dict] = {}
@@ -288,12 +292,13 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         uploads = self._manifest["shards"][index]["uploads"]
         expiries = [t for t in (parse_time(files[d].get("expirationTime")) for d in uploads) if t is not None]
         bound = wait_bound_seconds(expiries, time.time(), _seconds(self.expiry_margin) or 0.0)
+        self.job_timeout = self._user_timeout
         if bound is None:
             return
-        if bound < 60:
-            raise GeminiMediaError("its uploaded media expire in less than the expiry margin: retry to upload them "
-                                   "again", path=f"shard {index + 1}")
-        wanted = _seconds(self.job_timeout)
+        if bound <= 0:
+            raise GeminiMediaError("its uploaded media expire within the expiry margin: retry the task to upload "
+                                   "them again", path=f"shard {index + 1}")
+        wanted = _seconds(self._user_timeout)
         if wanted is None or bound < wanted:
             first = min(uploads, key=lambda d: parse_time(files[d].get("expirationTime")) or 0)
             self.job_timeout = bound
@@ -326,7 +331,11 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         for key in self._manifest["shards"][self._shard]["keys"]:
             item = self._item(key)
             if is_inline(item, self._manifest["inline_max_bytes"]):
-                part = inline_part(item, read_bytes(self._paths[key]))
+                data = read_bytes(self._paths[key])
+                if hashlib.sha256(data).hexdigest() != item.sha256:
+                    raise GeminiMediaError("changed since the run was planned (its sha256 differs): clear the task "
+                                           "to plan again with the new content", path=key)
+                part = inline_part(item, data)
             else:
                 part = file_part(item, files[item.sha256]["uri"])
             out.write(_ENCODER.encode({"key": key, "request": build_request(item, part, self.prompt)}) + b"\n")
@@ -388,8 +397,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         manifest = self._manifest
         shards = manifest["shards"]
         final = self._final_results()
-        if len(shards) > 1:
-            parts = [self._shard_results(i) for i in range(len(shards))]
+        parts = [self._shard_results(i) for i in range(len(shards))]
+        if len(shards) > 1 and all(open_path(p).exists() for p in parts):  # a retry after the merge has none
             merge_jsonl(parts, final)
             for part in parts:
                 open_path(part).unlink(missing_ok=True)

@@ -159,3 +159,21 @@ def test_a_retry_reattaches_reusing_the_uploads_never_uploading_or_submitting_ag
     assert summary["results"]["records"] == 4 and summary["results"]["ok"] == 4
     assert summary["media"]["uploaded"] == 3 and summary["media"]["deleted"] == 3
     assert gemini_conn.stats()["files"] == 2  # left: the requests JSONL and the result file (cleanup= is off)
+
+
+def test_the_wait_is_capped_before_the_media_expire_and_says_so(gemini_conn, tmp_path, good):
+    """The job may not outlive its uploaded files: with an expiry margin of 48 h less 3 s, a job that never
+    leaves PENDING is given up (and cancelled) after about 3 s, and the error says why."""
+    from datetime import timedelta
+
+    from airflow_provider_gemini_batch.exceptions import GeminiJobTimeoutError
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+
+    with pytest.raises(GeminiJobTimeoutError) as info:
+        run_media(tmp_path, str(good), inline_max_bytes=0, prompt_override="Describe {name}. EMULATOR:STUCK_PENDING",
+                  expiry_margin=timedelta(hours=48) - timedelta(seconds=3))
+    message = str(info.value)
+    assert "capped so that the job could not outlive its media" in message and "expire at" in message
+    assert "files/" in message and "Retry the task" in message
+    (job,) = GeminiBatchHook().find_jobs()
+    assert job.state == "JOB_STATE_CANCELLED"
