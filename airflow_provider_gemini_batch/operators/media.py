@@ -162,14 +162,27 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             self._user_display_name = self.display_name
         self.display_name = self._user_display_name
         self._identity = self._base_display_name(context)
-        self._paths = {str(p): p for p in expand_locations(self.source)}
+        final = self._final_results()
+        # Our own outputs are never inputs, should results_path sit inside the source folder.
+        self._paths = {str(p): p for p in expand_locations(self.source)
+                       if not (str(p) == final or str(p).startswith(f"{final}.shard-"))}
 
     def _plan(self, context: Any) -> dict:
         check_writable(self._final_results())
         self.hook.check_model(self.model, embeddings=False)
         items = inspect_all(self._paths.values(), self.mime_type)  # every file checked before any hashing
-        stored = survey(self.hook, 0.0)
+        table = {i.key: [i.size, i.mime_type, i.sha256] for i in items}
+        earlier = self._load_manifest()
+        if earlier and earlier.get("task") == self._identity and earlier.get("version") == MANIFEST_VERSION:
+            if earlier.get("items") == table and earlier.get("inline_max_bytes") == self.inline_max_bytes:
+                # A retry of this task instance over the same files: keep its plan (a fresh one could split
+                # differently as storage use changed), its uploads and its finished shards, which are
+                # neither uploaded nor submitted again.
+                self.log.info("Continuing the media plan of an earlier try: %d of %d shard(s) done.",
+                              len(earlier.get("done") or {}), len(earlier["shards"]))
+                return earlier
         ours = {i.sha256 for i in items}
+        stored = survey(self.hook, 0.0)
         others = stored.used_bytes - sum(int(m.get("sizeBytes") or 0) for d, m in stored.by_sha256.items()
                                          if d in ours)
         available = self.storage_quota_bytes - max(0, others)
@@ -178,21 +191,16 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                                    f"of {self.storage_quota_bytes}; delete some or raise storage_quota_bytes",
                                    path="storage_quota_bytes")
         shards = plan_shards(items, inline_max_bytes=self.inline_max_bytes, storage_bytes=available)
-        plan = {"items": {i.key: [i.size, i.mime_type, i.sha256] for i in items},
-                "shards": [{"keys": s.keys, "uploads": s.uploads} for s in shards],
-                "inline_max_bytes": self.inline_max_bytes}
-        plan_id = hashlib.sha256(_ENCODER.encode(plan)).hexdigest()
-        earlier = self._load_manifest()
-        manifest = {"version": MANIFEST_VERSION, "task": self._identity, "plan_id": plan_id, **plan,
-                    "files": {}, "uploaded": [], "deleted": [], "done": {}}
-        if earlier and earlier.get("task") == self._identity and earlier.get("version") == MANIFEST_VERSION:
-            # The same task instance again (a retry): keep what it uploaded, and, for the same plan, its
-            # finished shards, which are neither uploaded nor submitted again.
+        manifest = {"version": MANIFEST_VERSION, "task": self._identity, "items": table,
+                    "shards": [{"keys": s.keys, "uploads": s.uploads} for s in shards],
+                    "inline_max_bytes": self.inline_max_bytes, "files": {}, "uploaded": [], "deleted": [],
+                    "done": {}}
+        if earlier and earlier.get("task") == self._identity:
+            # The files changed since an earlier try: a new plan, but what that try uploaded is still ours
+            # (to reuse by sha256, and to delete at the end).
             manifest["uploaded"] = earlier.get("uploaded", [])
             manifest["deleted"] = earlier.get("deleted", [])
             manifest["files"] = {d: m for d, m in (earlier.get("files") or {}).items() if d in ours}
-            if earlier.get("plan_id") == plan_id:
-                manifest["done"] = earlier.get("done", {})
         self.log.info("Media plan: %d files, %d distinct contents, %d to upload, %d inline, %d shard(s) under %d "
                       "bytes of storage.", len(items), len(ours), sum(len(s.uploads) for s in shards),
                       sum(is_inline(i, self.inline_max_bytes) for i in items), len(shards), available)

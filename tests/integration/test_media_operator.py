@@ -160,6 +160,13 @@ def test_a_retry_reattaches_reusing_the_uploads_never_uploading_or_submitting_ag
     assert summary["media"]["uploaded"] == 3 and summary["media"]["deleted"] == 3
     assert gemini_conn.stats()["files"] == 2  # left: the requests JSONL and the result file (cleanup= is off)
 
+    third = TaskInstanceStandIn()  # the task cleared after it succeeded: nothing is uploaded or submitted again
+    third.try_number = 3
+    again = GeminiBatchMediaOperator(task_id="media", deferrable=False, **kwargs).execute({"ti": third})
+    assert again["results"] == summary["results"] and again["jobs"] == summary["jobs"]
+    assert gemini_conn.admin("GET", "media")["by_sha256"] == after_first["by_sha256"]
+    assert gemini_conn.stats()["jobs_created"] == 1
+
 
 def test_the_wait_is_capped_before_the_media_expire_and_says_so(gemini_conn, tmp_path, good):
     """The job may not outlive its uploaded files: with an expiry margin of 48 h less 3 s, a job that never
