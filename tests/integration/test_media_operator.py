@@ -4,6 +4,7 @@ while the emulator has created no job and received no upload; and a retry that r
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -184,3 +185,48 @@ def test_the_wait_is_capped_before_the_media_expire_and_says_so(gemini_conn, tmp
     assert "files/" in message and "Retry the task" in message
     (job,) = GeminiBatchHook().find_jobs()
     assert job.state == "JOB_STATE_CANCELLED"
+
+
+def test_an_upload_failing_part_way_keeps_a_record_so_the_retry_reuses_and_later_deletes(gemini_conn, tmp_path, good):
+    """Two uploads land, the third keeps failing (500 past the retry budget): the task fails with nothing
+    submitted. The retry reuses the two by sha256, uploads the rest, and deletes all four at the end."""
+    from airflow_provider_gemini_batch.exceptions import GeminiTransientError
+
+    (good / "photo-3.png").write_bytes(png("p3", 64))
+    kwargs = dict(model="gemini-2.5-flash", source=str(good), prompt="Describe {name}.", inline_max_bytes=0,
+                  results_path=str(tmp_path / "out" / "results.jsonl"), poll_interval=0.1, deferrable=False,
+                  upload_concurrency=1)
+    previous = gemini_conn.configure(stall_seconds=0)["stall_seconds"]  # "stall_after" = let one through
+    try:
+        gemini_conn.script_faults("files.upload", "stall_after", "stall_after", *["500"] * 10)
+        with pytest.raises(GeminiTransientError, match="gave up after 5 attempts"):
+            GeminiBatchMediaOperator(task_id="media", **kwargs).execute({"ti": TaskInstanceStandIn()})
+    finally:
+        gemini_conn.configure(stall_seconds=previous)
+    assert gemini_conn.stats()["jobs_created"] == 0
+    assert gemini_conn.admin("GET", "media")["uploads"] == 2  # (the next upload, if started, met 500s too)
+    _drain_upload_faults(gemini_conn)
+    retry = TaskInstanceStandIn()
+    retry.try_number = 2
+    summary = GeminiBatchMediaOperator(task_id="media", **kwargs).execute({"ti": retry})
+    ledger = gemini_conn.admin("GET", "media")["by_sha256"]
+    media_digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in good.glob("*.png")}
+    assert {d: ledger[d] for d in media_digests} == {d: 1 for d in media_digests}  # none uploaded twice
+    assert summary["results"]["ok"] == 4 and summary["media"]["uploaded"] == 4 and summary["media"]["deleted"] == 4
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+    from airflow_provider_gemini_batch.media import sha256_hex_of_api
+
+    assert not [f for f in GeminiBatchHook().iter_files() if sha256_hex_of_api(f.get("sha256Hash")) in media_digests]
+
+
+def _drain_upload_faults(emu):
+    """Whatever 500s are still scripted (the worker may or may not have started one more upload) are
+    used up by bare upload starts, which create no file."""
+    import httpx
+
+    for _ in range(12):
+        reply = httpx.post(f"{emu.base_url}/upload/v1beta/files", json={"file": {}}, headers={
+            "x-goog-api-key": SENTINEL_KEY, "X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start"})
+        if reply.status_code == 200:
+            return
+    raise AssertionError("the scripted upload faults did not run out")
