@@ -14,7 +14,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable
 
 from .batch_requests import FILE_LIMIT_BYTES
 from .exceptions import GeminiMediaError
@@ -54,9 +54,6 @@ MIME_ALIASES = {"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/x-
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
                     "image/heic": "heic", "image/heif": "heif", "audio/wav": "wav", "audio/mp3": "mp3",
                     "audio/mpeg": "mp3", "audio/L16": "pcm", "video/mp4": "mp4", "application/pdf": "pdf"}
-
-MimeOverride = "str | Mapping[str, str] | Callable[[str], str | None] | None"
-
 
 # ---------------------------------------------------------------------- MIME type
 def sniff_mime(head: bytes) -> str | None:

@@ -88,7 +88,7 @@ def run(total_mb: int = 2048, files: int = 16, concurrency: int = 4) -> list[dic
         rows.append(_measure("one file, hook.upload_file (baseline)", "single", folder, 1))
         rows.append(_measure(f"media: check + sha256 + upload, {concurrency} in flight (local path)", "media",
                              folder, concurrency))
-        rows.append(_measure(f"media: same from a file:// ObjectStoragePath glob", "media_osp", folder, concurrency))
+        rows.append(_measure("media: same from a file:// ObjectStoragePath glob", "media_osp", folder, concurrency))
     for p in folder.glob("*"):
         p.unlink()
     return rows

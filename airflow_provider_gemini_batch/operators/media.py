@@ -170,7 +170,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
     def _plan(self, context: Any) -> dict:
         check_writable(self._final_results())
         self.hook.check_model(self.model, embeddings=False)
-        items = inspect_all(self._paths.values(), self.mime_type)  # every file checked before any hashing
+        # Every file checked before any hashing, and all of it before anything billable.
+        items = inspect_all(self._paths.values(), self.mime_type, self.upload_concurrency)
         table = {i.key: [i.size, i.mime_type, i.sha256] for i in items}
         earlier = self._load_manifest()
         if earlier and earlier.get("task") == self._identity and earlier.get("version") == MANIFEST_VERSION:
