@@ -314,3 +314,107 @@ def safe_name(key: str, limit: int = 120) -> str:
 
 def extension_for(mime: str) -> str:
     return IMAGE_EXTENSIONS.get(mime) or (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
+
+
+# ---------------------------------------------------------------------- JSONL lines that reference files
+FILE_REF = "file"  # a part {"file": "<path or URI>", "mime_type": "..."} names a file to send as media
+
+
+def file_refs(request: Any) -> list[dict]:
+    """The ``{"file": ...}`` parts of one request (in contents and the system instruction), in order."""
+    found = []
+    contents = request.get("contents") if isinstance(request, dict) else None
+    contents = [contents] if isinstance(contents, dict) else contents or []
+    system = request.get("systemInstruction", request.get("system_instruction")) if isinstance(request, dict) else None
+    for content in [*contents, *([system] if isinstance(system, dict) else [])]:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for part in [parts] if isinstance(parts, dict) else parts or []:
+            if isinstance(part, dict) and FILE_REF in part:
+                found.append(part)
+    return found
+
+
+def ref_path(part: dict, where: str) -> str:
+    path = part.get(FILE_REF)
+    if not isinstance(path, str) or not path.strip():
+        raise GeminiMediaError(f"a {{'file': ...}} part needs a path or URI string, got {path!r}", path=where)
+    extra = set(part) - {FILE_REF, "mime_type", "mimeType"}
+    if extra:
+        raise GeminiMediaError(f"a {{'file': ...}} part takes only 'file' and 'mime_type', not {sorted(extra)}",
+                               path=where)
+    return path
+
+
+def ref_mime(part: dict) -> str | None:
+    return part.get("mime_type") or part.get("mimeType")
+
+
+def replace_refs(request: dict, part_for: Any) -> dict:
+    """A copy of the request with each ``{"file": path}`` part (in contents and the system instruction,
+    nowhere else) replaced by ``part_for(path)``."""
+    def content(c: Any) -> Any:
+        if not isinstance(c, dict) or "parts" not in c:
+            return c
+        parts = c["parts"]
+        listed = [parts] if isinstance(parts, dict) else parts
+        if not isinstance(listed, list):
+            return c
+        return {**c, "parts": [part_for(p[FILE_REF]) if isinstance(p, dict) and FILE_REF in p else p
+                               for p in listed]}
+
+    out = dict(request)
+    contents = out.get("contents")
+    if isinstance(contents, list):
+        out["contents"] = [content(c) for c in contents]
+    elif isinstance(contents, dict):
+        out["contents"] = content(contents)
+    for name in ("systemInstruction", "system_instruction"):
+        if isinstance(out.get(name), dict):
+            out[name] = content(out[name])
+    return out
+
+
+def plan_line_shards(lines: Iterable[tuple[str, list[str], int]], contents: dict[str, tuple[int, bool]], *,
+                     storage_bytes: int, jsonl_budget: int = JSONL_BUDGET_BYTES) -> list[Shard]:
+    """Shards for JSONL lines that reference files: ``lines`` are (key, sha256 of each referenced content,
+    the line's own bytes); ``contents`` maps sha256 -> (size, inline). Lines sharing a content travel in one
+    shard (so it is uploaded once); each shard's uploads plus JSONL fit ``storage_bytes``."""
+    lines = list(lines)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for key, digests, _ in lines:
+        for digest in digests:
+            parent[find(f"k:{key}")] = find(f"c:{digest}")
+    groups: dict[str, list[tuple[str, list[str], int]]] = {}
+    for line in lines:
+        groups.setdefault(find(f"k:{line[0]}"), []).append(line)
+    shards: list[Shard] = []
+    current = Shard(0)
+    for members in groups.values():
+        distinct = dict.fromkeys(d for _, digests, _ in members for d in digests)
+        uploads = [d for d in distinct if not contents[d][1]]
+        upload = sum(contents[d][0] for d in uploads)
+        jsonl = sum(size + sum((contents[d][0] + 2) // 3 * 4 if contents[d][1] else REQUEST_OVERHEAD_BYTES
+                               for d in digests) for _, digests, size in members)
+        if upload + jsonl > storage_bytes or jsonl > jsonl_budget:
+            raise GeminiMediaError(
+                f"{len(members)} line(s) sharing media need {upload + jsonl} bytes of File API storage, more than "
+                f"the {storage_bytes} available: raise storage_quota_bytes or split these requests",
+                path=members[0][0])
+        if current.keys and (current.upload_bytes + current.jsonl_bytes + upload + jsonl > storage_bytes
+                             or current.jsonl_bytes + jsonl > jsonl_budget):
+            shards.append(current)
+            current = Shard(len(shards))
+        current.keys.extend(key for key, _, _ in members)
+        current.uploads.extend(uploads)
+        current.upload_bytes += upload
+        current.jsonl_bytes += jsonl
+    if current.keys:
+        shards.append(current)
+    return shards

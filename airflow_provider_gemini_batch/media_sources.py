@@ -130,3 +130,52 @@ def inspect_all(paths: Iterable[Any], mime_override: Any = None, concurrency: in
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="gemini-media-hash") as pool:
         digests = list(pool.map(sha256_of, paths))
     return [MediaItem(i.key, i.size, i.mime_type, d) for i, d in zip(checked, digests)]
+
+
+def resolve(path: Any) -> Any:
+    """A path object for one referenced file: ObjectStoragePath for URIs, Path otherwise."""
+    if hasattr(path, "open"):
+        return path
+    return _object_path(path) if "://" in str(path) else Path(str(path))
+
+
+def scan_requests_file(source: Any) -> tuple[list[tuple[str, list[str], int]], dict[str, str | None]]:
+    """One streamed pass over a JSONL of {"key", "request"} lines whose parts may be {"file": path}:
+    (key, referenced paths, line bytes) per line, and each referenced path's stated MIME type (or None).
+    Keys must be present and unique: results join back by them."""
+    import msgspec
+
+    from .media import file_refs, ref_mime, ref_path
+    from .results_writer import open_path
+
+    decoder = msgspec.json.Decoder()
+    lines: list[tuple[str, list[str], int]] = []
+    stated: dict[str, str | None] = {}
+    seen: set[str] = set()
+    with open_path(source).open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            where = f"{source} line {lineno}"
+            if not raw.strip():
+                raise GeminiMediaError("blank line: every line is one JSON object {'key': ..., 'request': ...}",
+                                       path=where)
+            try:
+                obj = decoder.decode(raw)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                raise GeminiMediaError("malformed JSON", path=where) from None
+            key = obj.get("key") if isinstance(obj, dict) else None
+            if not isinstance(key, str) or not key.strip() or not isinstance(obj.get("request"), dict):
+                raise GeminiMediaError("each line is {'key': '<non-empty string>', 'request': {...}}", path=where)
+            if key in seen:
+                raise GeminiMediaError(f"duplicate key {key!r}: keys join results to inputs and must be unique",
+                                       path=where)
+            seen.add(key)
+            refs = []
+            for part in file_refs(obj["request"]):
+                path = ref_path(part, f"{where} (key {key!r})")
+                refs.append(path)
+                if ref_mime(part) or path not in stated:
+                    stated[path] = ref_mime(part) or stated.get(path)
+            lines.append((key, refs, len(raw)))
+    if not lines:
+        raise GeminiMediaError("no requests: the file is empty", path=str(source))
+    return lines, stated

@@ -33,7 +33,8 @@ class _GeminiBatchMediaDecoratedOperator(DecoratedOperator, GeminiBatchMediaOper
     def __init__(self, *, python_callable: Callable, op_args: Collection[Any] | None = None,
                  op_kwargs: Mapping[str, Any] | None = None, prompt: Any = None, **kwargs: Any) -> None:
         super().__init__(python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs,
-                         source=SET_DURING_EXECUTION, prompt=prompt, **kwargs)
+                         source=SET_DURING_EXECUTION, prompt=SET_DURING_EXECUTION if prompt is None else prompt,
+                         **kwargs)
         self._default_prompt = prompt
 
     def _apply_spec(self, context: Any) -> None:

@@ -32,15 +32,18 @@ from ..media import (
     DEFAULT_INLINE_MAX_BYTES,
     DEFAULT_STORAGE_QUOTA_BYTES,
     MediaItem,
+    _override,
     build_request,
     file_part,
     inline_part,
     is_inline,
+    plan_line_shards,
     plan_shards,
+    replace_refs,
     wait_bound_seconds,
 )
 from ..media_output import externalize_results
-from ..media_sources import expand_locations, inspect_all, read_bytes
+from ..media_sources import expand_locations, inspect_all, read_bytes, resolve, scan_requests_file
 from ..media_uploads import delete_files, parse_time, survey, upload_distinct
 from ..results_writer import check_writable, open_path
 from ..sharding import merge_jsonl
@@ -71,7 +74,10 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
 
     :param source: a local path, directory or glob, any ObjectStoragePath or URI (``s3://bucket/in/*.pdf``,
         ``file:///data/photos/``), or a list of them. Directories are read recursively (hidden files skipped).
-    :param prompt: a string template (``{path}``, ``{name}``, ``{stem}``, ``{mime_type}``, ``{size}``) or a
+    :param requests_file: instead of ``source`` and ``prompt``: a JSONL (path or URI) of ``{"key", "request"}``
+        lines whose parts may name files, ``{"file": "s3://bucket/a.pdf", "mime_type": "application/pdf"}``
+        (``mime_type`` optional); each file is checked, uploaded or inlined, and deduplicated the same way.
+    :param prompt: with ``source``: a string template (``{path}``, ``{name}``, ``{stem}``, ``{mime_type}``, ``{size}``) or a
         callable(MediaItem) returning text or a list of parts; the file's part comes first unless the
         callable places it with the string ``"{media}"``.
     :param results_path: required: one JSONL record per file, ``key`` = the source path; image answers are
@@ -93,9 +99,11 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
     ``poll_interval``, ``timeout``, ``cleanup``, ``on_expired`` ...) is GeminiBatchSubmitOperator's.
     """
 
-    template_fields: Sequence[str] = (*GeminiBatchSubmitOperator.template_fields, "source", "prompt")
+    template_fields: Sequence[str] = (*GeminiBatchSubmitOperator.template_fields, "source", "prompt",
+                                      "requests_file")
 
-    def __init__(self, *, source: Any, prompt: Any, results_path: str, mime_type: Any = None,
+    def __init__(self, *, source: Any = None, prompt: Any = None, results_path: str, requests_file: Any = None,
+                 mime_type: Any = None,
                  inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES,
                  storage_quota_bytes: int = DEFAULT_STORAGE_QUOTA_BYTES, upload_concurrency: int = 4,
                  reuse_min_remaining: timedelta | float = timedelta(hours=24),
@@ -106,12 +114,19 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                 raise GeminiMediaError(f"{name}= is not for this operator: give source= (the media) and prompt=",
                                        path=name)
             kwargs.pop(name, None)
+        if (source is None) == (requests_file is None):
+            raise GeminiMediaError("give exactly one of source= (files, with prompt=) or requests_file= (a JSONL "
+                                   "whose parts name files)", path="source")
+        if source is not None and prompt is None:
+            raise GeminiMediaError("prompt= is required with source=: a template such as 'Describe {name}.' or a "
+                                   "callable", path="prompt")
         if not results_path:
             raise GeminiMediaError("results_path is required: the answers are joined to files by path there",
                                    path="results_path")
         super().__init__(results_path=results_path, **kwargs)
         self.source = source
         self.prompt = prompt
+        self.requests_file = requests_file
         self.mime_type = mime_type
         self.inline_max_bytes = inline_max_bytes
         self.storage_quota_bytes = storage_quota_bytes
@@ -163,6 +178,11 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         self.display_name = self._user_display_name
         self._identity = self._base_display_name(context)
         final = self._final_results()
+        if self.requests_file is not None:
+            # The files the lines name, keyed as written in the lines (that is how parts find them again).
+            self._lines, self._stated = scan_requests_file(self.requests_file)
+            self._paths = {ref: resolve(ref) for _, refs, _ in self._lines for ref in refs}
+            return
         # Our own outputs are never inputs, should results_path sit inside the source folder.
         self._paths = {str(p): p for p in expand_locations(self.source)
                        if not (str(p) == final or str(p).startswith(f"{final}.shard-"))}
@@ -171,7 +191,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         check_writable(self._final_results())
         self.hook.check_model(self.model, embeddings=False)
         # Every file checked before any hashing, and all of it before anything billable.
-        items = inspect_all(self._paths.values(), self.mime_type, self.upload_concurrency)
+        items = self._inspect()
         table = {i.key: [i.size, i.mime_type, i.sha256] for i in items}
         earlier = self._load_manifest()
         if earlier and earlier.get("task") == self._identity and earlier.get("version") == MANIFEST_VERSION:
@@ -191,7 +211,13 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             raise GeminiMediaError(f"the File API storage is full: {others} bytes of other files against a quota "
                                    f"of {self.storage_quota_bytes}; delete some or raise storage_quota_bytes",
                                    path="storage_quota_bytes")
-        shards = plan_shards(items, inline_max_bytes=self.inline_max_bytes, storage_bytes=available)
+        if self.requests_file is None:
+            shards = plan_shards(items, inline_max_bytes=self.inline_max_bytes, storage_bytes=available)
+        else:
+            by_key = {i.key: i for i in items}
+            contents = {i.sha256: (i.size, is_inline(i, self.inline_max_bytes)) for i in items}
+            shards = plan_line_shards([(key, [by_key[r].sha256 for r in refs], size) for key, refs, size in self._lines],
+                                      contents, storage_bytes=available)
         manifest = {"version": MANIFEST_VERSION, "task": self._identity, "items": table,
                     "shards": [{"keys": s.keys, "uploads": s.uploads} for s in shards],
                     "inline_max_bytes": self.inline_max_bytes, "files": {}, "uploaded": [], "deleted": [],
@@ -206,6 +232,18 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                       "bytes of storage.", len(items), len(ours), sum(len(s.uploads) for s in shards),
                       sum(is_inline(i, self.inline_max_bytes) for i in items), len(shards), available)
         return manifest
+
+    def _inspect(self) -> list[MediaItem]:
+        """Check and hash every file; items are keyed as in ``self._paths`` (a path, or a line's reference)."""
+        keys, paths = list(self._paths), list(self._paths.values())
+        override: Any = self.mime_type
+        if self.requests_file is not None:
+            ref_of = {str(p): k for k, p in self._paths.items()}
+
+            def override(path: str) -> str | None:  # a part's mime_type first, then the operator's
+                return self._stated.get(ref_of.get(path, path)) or _override(path, self.mime_type)
+        items = inspect_all(paths, override, self.upload_concurrency)
+        return [MediaItem(k, i.size, i.mime_type, i.sha256) for k, i in zip(keys, items)]
 
     # ------------------------------------------------------------------ run
     def execute(self, context: Any) -> Any:
@@ -269,8 +307,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         reuse_floor = _seconds(self.reuse_min_remaining) or 0.0
         stored = survey(self.hook, margin) if shard["uploads"] else None
         first_key = {}
-        for key in shard["keys"]:
-            first_key.setdefault(self._manifest["items"][key][2], key)
+        for key, (_, _, digest) in self._manifest["items"].items():
+            first_key.setdefault(digest, key)
         wanted = []
         for digest in shard["uploads"]:
             known = files.get(digest)
@@ -334,27 +372,43 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         size, mime, digest = self._manifest["items"][key]
         return MediaItem(key, size, mime, digest)
 
+    def _media_part(self, key: str) -> dict:
+        if key not in self._manifest["items"]:
+            raise GeminiMediaError("is named by a request but was not in the plan: the requests changed since the run "
+                                   "was planned; clear the task to plan again", path=key)
+        item = self._item(key)
+        if is_inline(item, self._manifest["inline_max_bytes"]):
+            data = read_bytes(self._paths[key])
+            if hashlib.sha256(data).hexdigest() != item.sha256:
+                raise GeminiMediaError("changed since the run was planned (its sha256 differs): clear the task "
+                                       "to plan again with the new content", path=key)
+            return inline_part(item, data)
+        return file_part(item, self._manifest["files"][item.sha256]["uri"])
+
     def _write_shard_jsonl(self, out: Any) -> int:
-        files = self._manifest["files"]
+        keys = self._manifest["shards"][self._shard]["keys"]
         count = 0
-        for key in self._manifest["shards"][self._shard]["keys"]:
-            item = self._item(key)
-            if is_inline(item, self._manifest["inline_max_bytes"]):
-                data = read_bytes(self._paths[key])
-                if hashlib.sha256(data).hexdigest() != item.sha256:
-                    raise GeminiMediaError("changed since the run was planned (its sha256 differs): clear the task "
-                                           "to plan again with the new content", path=key)
-                part = inline_part(item, data)
-            else:
-                part = file_part(item, files[item.sha256]["uri"])
-            out.write(_ENCODER.encode({"key": key, "request": build_request(item, part, self.prompt)}) + b"\n")
+        if self.requests_file is not None:
+            wanted = set(keys)
+            with open_path(self.requests_file).open("rb") as fh:
+                for raw in fh:
+                    obj = msgspec.json.decode(raw)
+                    if obj["key"] in wanted:
+                        request = replace_refs(obj["request"], self._media_part)
+                        out.write(_ENCODER.encode({"key": obj["key"], "request": request}) + b"\n")
+                        count += 1
+            return count
+        for key in keys:
+            request = build_request(self._item(key), self._media_part(key), self.prompt)
+            out.write(_ENCODER.encode({"key": key, "request": request}) + b"\n")
             count += 1
         return count
 
     @contextmanager
     def _prepared_input(self) -> Iterator[Any]:
         """The shard's requests as a JSONL, then exactly the submit operator's validation and upload."""
-        missing = [k for k in self._manifest["shards"][self._shard]["keys"] if k not in self._paths]
+        missing = [] if self.requests_file is not None else \
+            [k for k in self._manifest["shards"][self._shard]["keys"] if k not in self._paths]
         if missing:
             raise GeminiMediaError("is in the plan but no longer among the source's files", path=missing[0])
         with tempfile.NamedTemporaryFile(suffix=".jsonl", prefix="gemini-media-") as tmp:
@@ -422,9 +476,10 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             "results": {"path": final, **totals, "media_files": media_written},
             "jobs": [manifest["done"][str(i)]["job_name"] for i in range(len(shards))],
             "shards": len(shards),
-            "media": {"files": len(keys), "distinct": len({v[2] for v in manifest["items"].values()}),
+            "media": {"files": len(manifest["items"]), "requests": len(keys),
+                      "distinct": len({v[2] for v in manifest["items"].values()}),
                       "uploaded": len(manifest["uploaded"]), "deleted": len(manifest["deleted"]),
-                      "inline": sum(is_inline(self._item(k), manifest["inline_max_bytes"]) for k in keys)},
+                      "inline": sum(is_inline(self._item(k), manifest["inline_max_bytes"]) for k in manifest["items"])},
         }
         failed = totals["errors"] + totals["invalid_output"]
         verdict = judge_failures(failed, len(keys), self.max_failed_requests, self.max_failed_ratio)

@@ -91,7 +91,7 @@ def test_500_images_and_20_pdfs_one_keyed_answer_per_file_each_content_uploaded_
     inline_kinds = {sha(p) for p in files} - uploaded_kinds
     assert not inline_kinds & set(ledger)  # small files went inline, never uploaded
     assert ledger[sha(media.root / "mixed" / "product-0001.png")] == 1  # the identical pair shared one upload
-    assert summary["media"] == {"files": 520, "distinct": 518, "uploaded": 268, "deleted": 268, "inline": 250}
+    assert summary["media"] == {"files": 520, "requests": 520, "distinct": 518, "uploaded": 268, "deleted": 268, "inline": 250}
     assert summary["shards"] == 1 and gemini_conn.stats()["jobs_created"] == 1
     assert leftover_media(gemini_conn, uploaded_kinds) == []  # every uploaded media file deleted after
     assert SENTINEL_KEY not in caplog.text

@@ -230,3 +230,49 @@ def _drain_upload_faults(emu):
         if reply.status_code == 200:
             return
     raise AssertionError("the scripted upload faults did not run out")
+
+
+def test_jsonl_lines_naming_files_get_them_checked_deduplicated_and_attached(gemini_conn, tmp_path, good):
+    import json
+
+    invoice = tmp_path / "in" / "bill.dat"
+    invoice.write_bytes(pdf("7", "x", "7", padding=4000))
+    lines = [
+        {"key": "pair", "request": {"contents": [{"role": "user", "parts": [
+            {"file": str(good / "photo-0.png")}, {"file": f"file://{good}/photo-1.png"}, {"text": "Compare them."}]}]}},
+        {"key": "again", "request": {"contents": [{"parts": [{"file": str(good / "photo-0.png")}, "Describe."]}]}},
+        {"key": "bill", "request": {"contents": [{"parts": [
+            {"file": str(invoice), "mime_type": "application/pdf"}, {"text": "Total?"}]}]}},
+        {"key": "plain", "request": {"contents": [{"parts": [{"text": "No media here."}]}]}},
+    ]
+    requests_file = tmp_path / "requests.jsonl"
+    requests_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    op = GeminiBatchMediaOperator(task_id="media", model="gemini-2.5-flash", requests_file=str(requests_file),
+                                  results_path=str(tmp_path / "out" / "results.jsonl"), deferrable=False,
+                                  poll_interval=0.1, inline_max_bytes=0)
+    summary = op.execute({"ti": TaskInstanceStandIn()})
+    rows = {r["key"]: r for r in map(json.loads, open(summary["results"]["path"]))}
+    assert set(rows) == {"pair", "again", "bill", "plain"} and all(r["status"] == "ok" for r in rows.values())
+
+    def digest(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+    assert f"[media sha256 {digest(good / 'photo-0.png')}, {digest(good / 'photo-1.png')}]" in rows["pair"]["text"]
+    assert f"[media sha256 {digest(good / 'photo-0.png')}]" in rows["again"]["text"]
+    assert f"[media sha256 {digest(invoice)}]" in rows["bill"]["text"]  # typed by the line's mime_type
+    assert "[media" not in rows["plain"]["text"]
+    ledger = gemini_conn.admin("GET", "media")["by_sha256"]
+    for path in (good / "photo-0.png", good / "photo-1.png", invoice):
+        assert ledger[hashlib.sha256(path.read_bytes()).hexdigest()] == 1  # photo-0: two lines, one upload
+    assert summary["media"] == {"files": 3, "requests": 4, "distinct": 3, "uploaded": 3, "deleted": 3, "inline": 0}
+
+
+def test_a_jsonl_line_naming_a_missing_file_is_refused_before_billing(gemini_conn, tmp_path, good):
+    import json
+
+    requests_file = tmp_path / "requests.jsonl"
+    requests_file.write_text(json.dumps({"key": "k", "request": {"contents": [{"parts": [
+        {"file": str(good / "nope.png")}, {"text": "?"}]}]}}) + "\n")
+    refused(gemini_conn, str(good / "nope.png"), "does not exist", call=lambda: GeminiBatchMediaOperator(
+        task_id="media", model="gemini-2.5-flash", requests_file=str(requests_file), deferrable=False,
+        results_path=str(tmp_path / "out" / "r.jsonl")).execute({"ti": TaskInstanceStandIn()}))

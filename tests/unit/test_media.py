@@ -115,3 +115,22 @@ def test_wait_bound_and_safe_names():
     assert wait_bound_seconds([1000.0, 500.0], 100.0, 50.0) == 350.0
     a, b = safe_name("s3://b/x/y.png"), safe_name("s3://b/x_y.png")
     assert a != b and "/" not in a and a.startswith("b_x_y.png")
+
+
+def test_lines_sharing_a_content_share_a_shard_and_one_upload():
+    from airflow_provider_gemini_batch.media import plan_line_shards, replace_refs
+
+    contents = {"a": (10_000, False), "b": (10_000, False), "c": (10_000, False), "i": (300, True)}
+    lines = [("l1", ["a"], 100), ("l2", ["b"], 100), ("l3", ["a", "i"], 100), ("l4", ["c"], 100), ("l5", [], 100)]
+    # {l1, l3}: 10,000 + 612 + 1,012; l2: 10,612; so 22,236 in the first shard, under 23,000
+    shards = plan_line_shards(lines, contents, storage_bytes=23_000)
+    assert [s.keys for s in shards] == [["l1", "l3", "l2"], ["l4", "l5"]]  # l1 and l3 both need a
+    assert [s.uploads for s in shards] == [["a", "b"], ["c"]]
+    with pytest.raises(GeminiMediaError, match=r"^l1: 1 line\(s\) sharing media need"):
+        plan_line_shards(lines, contents, storage_bytes=5_000)
+    request = {"contents": [{"parts": [{"file": "x.png"}, {"text": "hi"}]}],
+               "generationConfig": {"responseSchema": {"properties": {"file": "kept"}}}}
+    replaced = replace_refs(request, lambda path: {"fileData": {"fileUri": path}})
+    assert replaced["contents"][0]["parts"][0] == {"fileData": {"fileUri": "x.png"}}
+    assert replaced["generationConfig"] == request["generationConfig"] and request["contents"][0]["parts"][0] == {
+        "file": "x.png"}  # only parts are touched, and the caller's dict is not
