@@ -126,7 +126,7 @@ def test_lines_sharing_a_content_share_a_shard_and_one_upload():
     shards = plan_line_shards(lines, contents, storage_bytes=23_000)
     assert [s.keys for s in shards] == [["l1", "l3", "l2"], ["l4", "l5"]]  # l1 and l3 both need a
     assert [s.uploads for s in shards] == [["a", "b"], ["c"]]
-    with pytest.raises(GeminiMediaError, match=r"^l1: 1 line\(s\) sharing media need"):
+    with pytest.raises(GeminiMediaError, match=r"^l1: 2 line\(s\) sharing media need 11624 bytes"):
         plan_line_shards(lines, contents, storage_bytes=5_000)
     request = {"contents": [{"parts": [{"file": "x.png"}, {"text": "hi"}]}],
                "generationConfig": {"responseSchema": {"properties": {"file": "kept"}}}}
