@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import msgspec
 
+from ..batch_requests import iter_jsonl
 from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
 from ..media import (
     DEFAULT_INLINE_MAX_BYTES,
@@ -190,6 +191,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
     def _plan(self, context: Any) -> dict:
         check_writable(self._final_results())
         self.hook.check_model(self.model, embeddings=False)
+        if self.requests_file is not None:
+            self._validate_lines()
         # Every file checked before any hashing, and all of it before anything billable.
         items = self._inspect()
         table = {i.key: [i.size, i.mime_type, i.sha256] for i in items}
@@ -232,6 +235,19 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                       "bytes of storage.", len(items), len(ours), sum(len(s.uploads) for s in shards),
                       sum(is_inline(i, self.inline_max_bytes) for i in items), len(shards), available)
         return manifest
+
+    def _validate_lines(self) -> None:
+        """Every request of requests_file, as the submit operator will check it (a media part standing in for
+        each file), so that a bad line in the last shard is found before the first shard is billed."""
+        def lines() -> Iterator[bytes]:
+            with open_path(self.requests_file).open("rb") as fh:
+                for raw in fh:
+                    obj = msgspec.json.decode(raw)
+                    request = replace_refs(obj["request"], lambda _: {"fileData": {"fileUri": "files/planned"}})
+                    yield _ENCODER.encode({**obj, "request": request}) + b"\n"
+
+        for _ in iter_jsonl(lines(), source=str(self.requests_file)):
+            pass
 
     def _inspect(self) -> list[MediaItem]:
         """Check and hash every file; items are keyed as in ``self._paths`` (a path, or a line's reference)."""

@@ -276,3 +276,22 @@ def test_a_jsonl_line_naming_a_missing_file_is_refused_before_billing(gemini_con
     refused(gemini_conn, str(good / "nope.png"), "does not exist", call=lambda: GeminiBatchMediaOperator(
         task_id="media", model="gemini-2.5-flash", requests_file=str(requests_file), deferrable=False,
         results_path=str(tmp_path / "out" / "r.jsonl")).execute({"ti": TaskInstanceStandIn()}))
+
+
+def test_a_bad_request_anywhere_in_a_requests_file_is_refused_before_any_upload(gemini_conn, tmp_path, good):
+    import json
+
+    from airflow_provider_gemini_batch.exceptions import GeminiRequestError
+
+    requests_file = tmp_path / "requests.jsonl"
+    requests_file.write_text(
+        json.dumps({"key": "a", "request": {"contents": [{"parts": [{"file": str(good / "photo-0.png")}]}]}}) + "\n"
+        + json.dumps({"key": "b", "request": {"contents": [{"parts": [{"file": str(good / "photo-1.png")}]}],
+                                              "generation_config": {"temprature": 0.2}}}) + "\n")
+    with pytest.raises(GeminiRequestError) as info:
+        GeminiBatchMediaOperator(task_id="media", model="gemini-2.5-flash", requests_file=str(requests_file),
+                                 deferrable=False, inline_max_bytes=0,
+                                 results_path=str(tmp_path / "out" / "r.jsonl")).execute({"ti": TaskInstanceStandIn()})
+    message = str(info.value)
+    assert f"{requests_file} line 2" in message and "'temprature'" in message and "temperature" in message
+    assert gemini_conn.stats()["calls"].get("files.upload", 0) == 0 and gemini_conn.stats()["jobs_created"] == 0
