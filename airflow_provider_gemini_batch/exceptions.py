@@ -115,3 +115,13 @@ class GeminiResultsWriteError(GeminiResultsError):
 class GeminiResultsIncompleteError(GeminiResultsError):
     """The job says it finished but what could be downloaded is not its result set (no records at all,
     or a download that stayed short of the file's size after the retries)."""
+
+
+# ---- media --------------------------------------------------------------------------------------
+class GeminiMediaError(GeminiRequestError):
+    """A media input refused before anything billable: unreadable, unsupported or undetectable MIME type,
+    over its per-file limit. ``path`` names the file."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message, location=path)

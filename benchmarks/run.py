@@ -1,7 +1,7 @@
 """`make bench`: every benchmark against the emulator, each beside its baseline from the same run.
 
 Prints markdown tables and writes bench_output/results.json. Options: --quick (smaller sizes),
---only triggers,files,requests,demo.
+--only triggers,files,requests,demo,media.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def ratio(rows, key, case_a, case_b, field):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="requests,files,triggers,demo")
+    parser.add_argument("--only", default="requests,files,triggers,demo,media")
     args = parser.parse_args()
     only = set(args.only.split(","))
     out_dir = Path(__file__).resolve().parent.parent / "bench_output"
@@ -83,6 +83,13 @@ def main() -> None:
         print("\nratios (targets: <= 1.5x bare on lag p99, detection p50 and RSS per wait; >= 3x faster detection"
               " than sync_thread):")
         print(json.dumps({n: {k: round(v, 2) if v else v for k, v in r.items()} for n, r in ratios.items()}, indent=1))
+
+    if "media" in only:
+        import bench_media
+        rows = bench_media.run(300 if args.quick else 2048)
+        results["media"] = rows
+        print_table("Media upload: check, hash and upload with bounded parallelism (target: flat memory)", rows,
+                    ["case", "files", "MB", "seconds", "MB_per_s", "peak_rss_mb", "rss_growth_mb"])
 
     if "demo" in only:
         import bench_demo

@@ -52,5 +52,10 @@ def gemini_batch_task(python_callable: Callable | None = None, **kwargs: Any) ->
         def reviews(rows: list[str]) -> list[str]:
             return [f"Classify this review: {row}" for row in rows]
     """
+    if kwargs.pop("media", False):  # the function returns a media spec: see decorators/media.py
+        from .media import _GeminiBatchMediaDecoratedOperator
+
+        return task_decorator_factory(python_callable=python_callable,
+                                      decorated_operator_class=_GeminiBatchMediaDecoratedOperator, **kwargs)
     return task_decorator_factory(python_callable=python_callable,
                                   decorated_operator_class=_GeminiBatchDecoratedOperator, **kwargs)

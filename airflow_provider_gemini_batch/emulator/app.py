@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import EmulatorConfig
+from . import media
 from .faults import FaultInjector
 from .resources import operation
 from .store import EMBED, GENERATE, NotFound, Precondition, Store, Timings
@@ -25,7 +26,7 @@ GENERATE_MODELS = {
     "gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash",
     "gemini-2.0-flash-lite", "gemini-3-pro-preview", "gemini-3-flash-preview",
     "gemini-flash-latest", "gemini-flash-lite-latest", "gemini-pro-latest",
-}
+} | media.IMAGE_MODELS
 EMBED_MODELS = {"gemini-embedding-001", "text-embedding-004"}
 INLINE_LIMIT_BYTES = 20 * 1024 * 1024
 FILE_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
@@ -400,6 +401,7 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         return operation(store, store.get_job(job_id), time.time())
 
     app.include_router(admin)
+    app.include_router(media.admin_router(store))
     app.state.faults = None
     return app
 

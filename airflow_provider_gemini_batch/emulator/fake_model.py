@@ -8,6 +8,7 @@ import math
 import struct
 from typing import Any
 
+from .media import image_part, is_image_model
 from .wire_schema import get_any, texts_of
 
 # Markers a test puts in a prompt (or a job's display name) to get an outcome the real service produces.
@@ -69,13 +70,13 @@ def _from_schema(schema: Any, seed: str, depth: int = 0, root: Any = None) -> An
     return f"text-{seed[:8]}"
 
 
-def generate(model: str, request: dict) -> dict:
-    """A GenerateContentResponse for one request."""
+def generate(model: str, request: dict, media: list[str] | None = None) -> dict:
+    """A GenerateContentResponse for one request; `media`: the sha256 of each media part, in order."""
     texts = texts_of(request)
     system = get_any(request, "systemInstruction") or {}
     system_text = " ".join(texts_of({"contents": [system]})) if system else ""
     prompt = "\n".join(texts)
-    seed = _digest(model, system_text, prompt)
+    seed = _digest(model, system_text, prompt, *(media or ()))
     gen = get_any(request, "generationConfig") or {}
     mime = get_any(gen, "responseMimeType")
     schema = get_any(gen, "responseSchema") or get_any(gen, "responseJsonSchema")
@@ -86,11 +87,14 @@ def generate(model: str, request: dict) -> dict:
     else:
         persona = f" as {system_text[:40]!r}" if system_text else ""
         text = f"Emulated answer {seed[:12]}{persona} to: {prompt[:120]}"
+        if media:  # which bytes the answer is about, so a test can join it back to its file
+            text += f" [media sha256 {', '.join(d[:16] for d in media)}]"
     prompt_tokens = _tokens(prompt + system_text)
     answer_tokens = _tokens(text)
     return {
         "candidates": [{
-            "content": {"parts": [{"text": text}], "role": "model"},
+            "content": {"parts": [{"text": text}, *([image_part(seed)] if is_image_model(model) else [])],
+                        "role": "model"},
             "finishReason": "STOP",
             "index": 0,
         }],

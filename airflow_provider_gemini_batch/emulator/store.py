@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import fake_model
+from . import fake_model, media
 from .wire_schema import WireError, check_embed_request, check_generate_request, texts_of
 
 GENERATE, EMBED = "generate", "embed"
@@ -63,6 +63,7 @@ class Store:
         self.finished_uploads: dict[str, str] = {}  # upload id -> file id, for queries after a lost final reply
         self.jobs_created = 0
         self._processing: set[str] = set()
+        self.media_ledger = media.MediaLedger()
         self._load()
 
     # ---------------------------------------------------------------- persistence
@@ -96,6 +97,7 @@ class Store:
             self.uploads.clear()
             self.finished_uploads.clear()
             self.jobs_created = 0
+            self.media_ledger.clear()
             (self.root / "jobs_created").write_text("0")
 
     # ---------------------------------------------------------------- files
@@ -148,6 +150,8 @@ class Store:
             meta["displayName"] = display_name
         if source == "GENERATED":
             meta["downloadUri"] = f"{base_url}/download/v1beta/files/{file_id}:download?alt=media"
+        if source == "UPLOADED":
+            media.on_uploaded(self, file_id, meta)  # sha256Hash, and the per-content upload ledger
         with self.lock:
             self.files[file_id] = meta
             self._save_file(meta)
@@ -324,7 +328,10 @@ class Store:
                 response = fake_model.embed(job["model"], checked)
             else:
                 checked = check_generate_request(request, where)
-                response = fake_model.generate(job["model"], checked)
+                digests, failure = media.check_and_digest(self, checked)  # fileData must name a live file
+                if failure is not None:
+                    return {"error": failure}
+                response = fake_model.generate(job["model"], checked, media=digests)
         except WireError as exc:
             return {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}}
         if fake_model.FAIL_REQUEST in "\n".join(texts_of(checked)):

@@ -157,3 +157,23 @@ def test_common_ai_llm_batch_runs_on_gemini_through_our_adapter(example_env, gem
     statuses = sorted(r["status"] for r in rows)
     assert statuses.count("invalid_output") == 1 and len(rows) == 3
     assert gemini_conn.stats()["jobs_created"] == 1
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_product_photos_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_product_photos.py", "gemini_batch_product_photos").test()
+    assert dr.state == "success"
+    report = dr.get_task_instance("catalogue").xcom_pull(task_ids="catalogue")
+    assert report == {"described": 12, "uploaded": 12, "deleted": 12}
+    ledger = gemini_conn.admin("GET", "media")
+    assert ledger["distinct"] == 13 and all(n == 1 for n in ledger["by_sha256"].values())  # 12 photos + requests
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_invoices_example(example_env, gemini_conn):
+    dr = load_dag("gemini_batch_invoices.py", "gemini_batch_invoices").test()
+    assert dr.state == "success"
+    loaded = dr.get_task_instance("load").xcom_pull(task_ids="load")
+    assert loaded["invoices"] == [f"invoice-{i:03d}.pdf" for i in range(5)]
+    assert isinstance(loaded["total_eur"], float)
+    assert gemini_conn.stats()["calls"].get("files.upload", 0) == 1  # small PDFs went inline in one JSONL
