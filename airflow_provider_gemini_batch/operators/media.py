@@ -49,6 +49,7 @@ from ..media_uploads import delete_files, parse_time, survey, upload_distinct
 from ..results_writer import check_writable, open_path
 from ..sharding import merge_jsonl
 from ..states import judge_failures
+from ..submitted_keys import manifest_path
 from .batch import GeminiBatchSubmitOperator, _seconds
 
 MANIFEST_VERSION = 1
@@ -437,7 +438,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             finally:
                 self.input_file = placeholder
 
-    def _input_keys(self) -> Iterator[str]:
+    def _input_keys(self, context: Any = None, event: dict | None = None) -> Iterator[str]:
+        # The shard's keys as planned and recorded before its submit: never the media folder again.
         return iter(self._manifest["shards"][self._shard]["keys"])
 
     # ------------------------------------------------------------------ after each shard, and at the end
@@ -479,8 +481,9 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         parts = [self._shard_results(i) for i in range(len(shards))]
         if len(shards) > 1 and all(open_path(p).exists() for p in parts):  # a retry after the merge has none
             merge_jsonl(parts, final)
-            for part in parts:
+            for part in parts:  # each shard's results and the submitted keys it was judged against
                 open_path(part).unlink(missing_ok=True)
+                manifest_path(part).unlink(missing_ok=True)
         media_written = externalize_results(final) if self.write_media else 0
         if self.delete_uploaded:
             self._delete_ours([d for s in shards for d in s["uploads"]])
