@@ -134,3 +134,35 @@ def test_one_backoff_grows_caps_and_obeys_hints_and_deadlines():
     assert next_delay(30, 60, 0.5) == 60
     assert next_delay(1, 1, 0.5, hint=30) == 30  # the server's advice beats our cap
     assert next_delay(1, 60, 0.5, hint=30, remaining=2) == 2  # the deadline beats everything
+
+
+# ---------------------------------------------------------------------- the event contract
+@pytest.mark.parametrize("event,message", [
+    (None, "no event (None)"),
+    ("terminal", "of type str, not a dict"),
+    ({"version": 2, "status": "terminal", "job_name": "batches/a", "reason": "r", "state": "JOB_STATE_SUCCEEDED"},
+     "version 2; this provider reads version 1"),
+    ({"version": 1, "status": "done", "job_name": "batches/a", "reason": "r"}, "status 'done' is not one of"),
+    ({"version": 1, "status": "terminal", "job_name": "a", "reason": "r", "state": "JOB_STATE_SUCCEEDED"},
+     "job_name 'a' is not 'batches/<id>'"),
+    ({"version": 1, "status": "terminal", "job_name": "batches/a", "reason": "r"}, "a terminal event has no state"),
+    ({"version": 1, "status": "terminal", "job_name": "batches/a", "reason": "r", "state": "JOB_STATE_SUCCEEDED",
+      "counts": {"requests": "ten"}}, "counts is not a mapping of integers"),
+])
+def test_execute_complete_refuses_a_missing_or_malformed_event_loudly(event, message):
+    from airflow_provider_gemini_batch.exceptions import GeminiEventError
+    from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
+    from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
+
+    op = GeminiBatchSubmitOperator(task_id="t", model="gemini-2.5-flash", requests=["a"])
+    with pytest.raises(GeminiEventError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        op.execute_complete({}, event)
+    with pytest.raises(GeminiEventError):
+        GeminiBatchJobSensor(task_id="s", job_name="batches/a").execute_complete({}, event)
+
+
+def test_events_both_drivers_build_pass_the_contract():
+    from airflow_provider_gemini_batch.events import EVENT_VERSION, validate_event
+
+    d = after_poll(cfg(), WaitProgress(), snap("JOB_STATE_SUCCEEDED"), 1.0)
+    assert d.event["version"] == EVENT_VERSION and validate_event(d.event) is d.event
