@@ -184,3 +184,25 @@ def test_a_job_stuck_pending_is_resubmitted_once_then_the_task_fails_saying_so(g
     assert gemini_conn.stats()["jobs_created"] == 2 and all(j["state"] == "CANCELLED" for j in listed)
     assert sorted("-s2-" in j["displayName"] for j in listed) == [False, True]
     assert "GeminiJobStuckPendingError" in text and "already the deliberate resubmission" in text
+
+
+def test_the_quota_pool_example_caps_jobs_with_a_deferred_counting_pool(gemini_conn, tmp_path, monkeypatch):
+    import sys
+
+    from airflow.models.pool import Pool
+
+    monkeypatch.setenv("GEMINI_BATCH_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("GEMINI_BATCH_OUTPUT_DIR", str(tmp_path))
+    sys.modules.pop("_settings", None)
+    spec = importlib.util.spec_from_file_location("gemini_batch_quota_pool", DAGS_FOLDER / "gemini_batch_quota_pool.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dag = module.gemini_batch_quota_pool()
+    submit = dag.get_task("submit")
+    assert dag.schedule is None and submit.pool == module.POOL == "gemini_batch"
+    Pool.create_or_update_pool(module.POOL, slots=2, description="test", include_deferred=True)
+    assert Pool.get_pool(module.POOL).include_deferred is True
+    dr = dag.test()
+    assert dr.state == "success"
+    assert gemini_conn.stats()["jobs_created"] == module.SHARDS
+    assert len(list(tmp_path.glob("quota_pool/*/results-*.jsonl"))) == module.SHARDS
