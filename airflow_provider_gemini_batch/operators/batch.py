@@ -531,8 +531,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
                          "(submission #%d, once).", event["job_name"], submission)
         store = context.get("task_state_store")
         _store_set(store, {**record, "pending_resubmits": 1})
-        with self._prepared_input() as prepared:
-            job_name, deadline = self._submit(context, base, submission, prepared)
+        return self._resubmit(context, base, submission)
+
+    def _resubmit(self, context: Any, base: str, submission: int) -> Any:
+        """A deliberate new submission (expired, stuck): a quota refusal waits deferred here too."""
+        try:
+            with self._prepared_input() as prepared:
+                job_name, deadline = self._submit(context, base, submission, prepared)
+        except _QuotaRefused as refused:
+            self._defer_for_quota(context, refused, None)
+            raise
         return self._after_submit(context, job_name, deadline)
 
     # ------------------------------------------------------------------ finish
@@ -574,9 +582,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return None
         self.log.warning("%s EXPIRED: submitting a new job on purpose (on_expired='resubmit', submission #%d of %d).",
                          event.get("job_name"), done + 1, self.max_resubmits + 1)
-        with self._prepared_input() as prepared:
-            job_name, deadline = self._submit(context, base, done + 1, prepared)
-        return self._after_submit(context, job_name, deadline)
+        return self._resubmit(context, base, done + 1)
 
     def _clean_up(self, context: Any, job_name: str, responses_file: str | None) -> None:
         if "input_file" in self.cleanup:
@@ -671,11 +677,11 @@ def _run_started(context: Any) -> float | None:
     return min(stamps) - _CLOCK_SLACK if stamps else None
 
 
-class _QuotaRefused(Exception):
-    """Internal: the create was refused for quota after the hook's short retries."""
+class _QuotaRefused(GeminiTransientError):
+    """Internal: the create was refused for quota after the hook's short retries (typed, should it escape)."""
 
     def __init__(self, error: GeminiTransientError, display_name: str):
-        super().__init__(str(error))
+        super().__init__(str(error), code=error.code, status=error.status, retry_after=error.retry_after)
         self.error, self.display_name = error, display_name
 
 

@@ -89,3 +89,32 @@ def test_a_retry_past_the_deadline_whose_job_still_runs_times_out_after_one_last
         run_try(2, store, timeout=0.3, wait_for_completion=True, deferrable=False)
     assert gemini_conn.stats()["jobs_created"] == 1
     assert {j["name"]: j["state"] for j in gemini_conn.stats()["jobs"]}[first] == "CANCELLED"
+
+
+def test_the_job_search_stops_paging_at_jobs_older_than_the_run_only_when_the_list_is_newest_first(
+        gemini_conn, monkeypatch):
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+
+    hook = GeminiBatchHook()
+    req = [{"request": {"contents": [{"parts": [{"text": "x"}]}]}, "metadata": {"key": "k"}}]
+    for i in range(4):
+        hook.create_batch("gemini-2.5-flash", requests=req, display_name=f"old-{i}")
+    time.sleep(1.1)
+    run_started = time.time()
+    for i in range(2):
+        hook.create_batch("gemini-2.5-flash", requests=req, display_name=f"new-{i}")
+    found = hook.find_jobs(display_name_prefix="new-", newer_than=run_started - 0.5, page_size=2)
+    assert sorted(j.display_name for j in found) == ["new-0", "new-1"]
+    assert gemini_conn.stats()["calls"]["batches.list"] == 2  # page 2 was all older than the run: stop
+    # The same search in a list that comes oldest first cannot stop early: it reads every page (bounded).
+    with FaultProxy(gemini_conn.base_url) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY}))
+        proxy.script("GET", r"^/v1beta/batches\?", EditJson(oldest_first), times=None)
+        found = GeminiBatchHook().find_jobs(display_name_prefix="new-", newer_than=run_started - 0.5, page_size=2)
+        assert sorted(j.display_name for j in found) == ["new-0", "new-1"]
+        assert gemini_conn.stats()["calls"]["batches.list"] == 2 + 3
+        bounded = GeminiBatchHook().find_jobs(display_name_prefix="new-", page_size=2, max_scanned=2)
+        # Stopped at the bound: the third job read (first of page 2) is past it, page 3 never asked for.
+        assert gemini_conn.stats()["calls"]["batches.list"] == 5 + 2
+        assert len(bounded) == 2  # page 1 held both new jobs (the proxy reverses within pages)
