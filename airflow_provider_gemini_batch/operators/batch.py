@@ -235,13 +235,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
         store = context.get("task_state_store")
         record = _store_get(store)
         # The temp copy of a file input lives only until it is uploaded, never through the wait.
-        try:
-            with self._prepared_input() as prepared:  # validates everything: nothing billable yet
-                job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
-                                                                        search=quota is not None)
-        except _QuotaRefused as refused:
-            self._defer_for_quota(context, refused, quota)  # raises TaskDeferred, or GeminiSubmitTimeoutError
-            raise  # unreachable: defer always raises
+        while True:
+            try:
+                with self._prepared_input() as prepared:  # validates everything: nothing billable yet
+                    job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
+                                                                            search=quota is not None)
+                break
+            except _QuotaRefused as refused:
+                # Deferrable: raises TaskDeferred (or GeminiSubmitTimeoutError). Not: waited here, try again.
+                quota = self._defer_for_quota(context, refused, quota)
+                record = _store_get(store)
         if finished is not None:
             # The job of an earlier try (or of this task before a clear) already finished: straight to its
             # results, no wait, whatever deadline was stored.
@@ -367,9 +370,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 return max(ours, key=lambda item: (item[0], item[1]))[2]
         return None
 
-    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> None:
+    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> dict:
         """Creating the job was refused for quota: wait for it in the triggerer (a time-based trigger), not
-        in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first."""
+        in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first.
+        With deferrable=False (no triggerer, by choice) the same wait happens in the worker, and the
+        updated quota window is returned for the caller's next attempt."""
         from datetime import datetime, timezone
 
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -395,13 +400,18 @@ class GeminiBatchSubmitOperator(BaseOperator):
         store = context.get("task_state_store")
         _store_set(store, {**(_store_get(store) or {}), "quota": quota})
         self.log.warning(
-            "Creating %r was refused for quota (%s). Not failing and not holding a worker slot: deferring; next "
-            "attempt at %s (in %.0fs, attempt %d)%s.", refused.display_name, refused.error, moment.isoformat(),
-            delay, quota["attempts"] + 1,
+            "Creating %r was refused for quota (%s). Not failing%s; next attempt at %s (in %.0fs, attempt %d)%s.",
+            refused.display_name, refused.error,
+            " and not holding a worker slot: deferring" if self.deferrable else " (deferrable=False: waiting in "
+            "the worker)", moment.isoformat(), delay, quota["attempts"] + 1,
             "" if until is None else f"; giving up at {datetime.fromtimestamp(until, timezone.utc).isoformat()} "
                                      f"(submit_timeout)")
+        if not self.deferrable:
+            time.sleep(delay)
+            return quota
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota_wait",
                    kwargs={"quota": quota})
+        return quota  # unreachable: defer raises
 
     def _records(self, records: Iterable) -> Iterator:
         json_schema = OutputValidator(self.response_schema).json_schema if self.response_schema is not None else None
@@ -539,8 +549,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
             with self._prepared_input() as prepared:
                 job_name, deadline = self._submit(context, base, submission, prepared)
         except _QuotaRefused as refused:
-            self._defer_for_quota(context, refused, None)
-            raise
+            self._defer_for_quota(context, refused, None)  # deferrable: raises; else retried from the top
+            return self._submit_once(context, quota=(_store_get(context.get("task_state_store")) or {}).get(
+                "quota") or {})
         return self._after_submit(context, job_name, deadline)
 
     # ------------------------------------------------------------------ finish
