@@ -16,19 +16,28 @@ from typing import Any, Iterable, Iterator, Sequence
 from airflow.sdk import BaseOperator
 
 from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
+from ..batch_results import describe_problems
 from ..events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
 from ..exceptions import (
     GeminiBatchError,
+    GeminiBatchTooLargeError,
     GeminiJobExpiredError,
     GeminiJobStuckPendingError,
     GeminiNotFoundError,
+    GeminiPartialFailureError,
     GeminiRequestError,
     GeminiSubmissionGoneError,
     GeminiSubmitTimeoutError,
     GeminiTransientError,
 )
 from ..hooks.gemini_batch import JOB_SEARCH_BOUND, GeminiBatchHook, parse_time
-from ..results_writer import check_writable, open_path, write_results
+from ..results_writer import write_results
+from ..storage import check_results_location, open_path
+from ..submitted_keys import SubmittedKeys, load_manifest, manifest_path, recording_keys, write_manifest
+from ..failure_report import describe_failures, failure_sample
+from ..links import GeminiBatchResultsLink
+from ..progress_log import ProgressLog, iso_utc, short_state
+from ..rendered import schemas_as_json
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -45,6 +54,7 @@ QUOTA_RETRY_MAX = 30 * 60.0    # ... up to this
 # Slack for clocks when bounding the job search by the run's start.
 _CLOCK_SLACK = 3600.0
 CLEANUP_CHOICES = {"input_file", "result_file", "job"}
+INPUT_MODES = ("auto", "file", "inline")
 
 
 def _default_deferrable() -> bool:
@@ -139,6 +149,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
     :param system_instruction: a system instruction for every request that sets none.
     :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
         (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
+    :param strict_validation: refuse request fields the schema snapshot does not know (and Vertex-only
+        ones) instead of warning and sending them as is (default False: the API may be newer than us).
+    :param input_mode: ``"auto"`` (default): requests with keys of their own go as an uploaded JSONL file,
+        whose every result line echoes its key; requests without keys go inline when they fit.
+        ``"file"``: always a file. ``"inline"``: always inline (``requests=`` only, under 20 MB); an inline
+        response that comes back without ``metadata.key`` is never matched by position: it is written
+        unkeyed and its request counts as failed.
     :param poll_error_tolerance: how long polls may keep failing transiently (429, 5xx, dropped
         connections, garbled replies) before the wait gives up; default None: until ``timeout``.
     :param retry_max_wait_seconds: the longest pause between failed polls (a server's Retry-After or
@@ -156,6 +173,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                       "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
+    operator_extra_links = (GeminiBatchResultsLink(),)
     embeddings = False
 
     def __init__(self, *, model: str, requests: Any = None, input_file: Any = None,
@@ -167,12 +185,20 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  response_schema: Any = None, system_instruction: Any = None,
                  on_changed_input: str = "fail", max_consecutive_poll_errors: int | None = None,
+                 strict_validation: bool = False, input_mode: str = "auto",
                  resubmit: bool | str = False, poll_error_tolerance: timedelta | float | None = None,
                  retry_max_wait_seconds: float | None = None,
                  submit_timeout: timedelta | float | None = DEFAULT_SUBMIT_TIMEOUT,
                  quota_retry_initial: float = QUOTA_RETRY_INITIAL, quota_retry_max: float = QUOTA_RETRY_MAX,
                  max_pending_time: timedelta | float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if input_mode not in INPUT_MODES:
+            raise GeminiRequestError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}",
+                                     location="input_mode")
+        if input_mode == "inline" and input_file is not None:
+            raise GeminiRequestError("input_mode='inline' needs requests=; an input_file goes as a file",
+                                     location="input_mode")
+        self.input_mode = input_mode
         if on_expired not in ("fail", "resubmit"):
             raise GeminiRequestError(f"on_expired must be 'fail' or 'resubmit', got {on_expired!r}",
                                      location="on_expired")
@@ -207,7 +233,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.quota_retry_initial = quota_retry_initial
         self.quota_retry_max = quota_retry_max
         self.max_pending_time = max_pending_time
+        self.strict_validation = strict_validation
         self._job_name: str | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
+        self.requests = schemas_as_json(self.requests)
 
     @property
     def hook(self) -> GeminiBatchHook:
@@ -324,7 +356,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                            "submission": submission})
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
-        self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
+        self.log.info("Submitted %s as %r (%s).", job_name, display_name, short_state(parse_job(operation).state))
         return job_name, deadline
 
     def _deadline(self) -> float | None:
@@ -421,38 +453,71 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
     @contextmanager
     def _prepared_input(self) -> Iterator["_PreparedInput"]:
-        """Validate and normalise the whole input, and fingerprint it; big inputs go to a temp JSONL."""
-        if self.results_path and self.wait_for_completion:
-            check_writable(self.results_path)
+        """Validate and normalise the whole input, and fingerprint it; keyed or big inputs go to a temp JSONL.
+        Before anything billable: a results_path that must fail later is refused, and the keys being
+        submitted are recorded beside it (the manifest the results are judged against after the wait,
+        whatever happens to the user's input meanwhile)."""
+        writes_results = bool(self.results_path and self.wait_for_completion)
+        if writes_results:
+            check_results_location(self.results_path, self.input_file)
         self.hook.check_model(self.model, embeddings=self.embeddings)
         if self.input_file is not None and str(self.input_file).startswith("files/"):
-            name = str(self.input_file)
+            name = str(self.input_file)  # its keys are unknown here: the verdict counts from requestCount
             yield _PreparedInput(hashlib.sha256(name.encode()).hexdigest(), file_name=name)
             return
+        manifest_at = self.results_path if writes_results else None
         digest = hashlib.sha256()
         lines: list[bytes] = []
         if self.requests is not None:
+            user_keyed: list[bool] = []
             # Each request is encoded once: the same bytes feed the fingerprint, the size plan and the file.
-            records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings)))
+            records = list(self._records(iter_keyed(_noting_user_keys(self.requests, user_keyed),
+                                                    embeddings=self.embeddings,
+                                                    strict=self.strict_validation)))
             lines = [record.jsonl() for record in records]
             for line in lines:
                 digest.update(line)
-            if fits_inline(lines):
-                yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records])
-                return
-            self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
+            # Keys are joined to results only through what the API echoes per request: a file's result
+            # lines always carry `key`; inline responses may lose `metadata` (and their order), so keyed
+            # work goes as a file unless the user asks for inline.
+            if self.input_mode == "inline" or (self.input_mode == "auto" and not user_keyed):
+                if fits_inline(lines):
+                    write_manifest(manifest_at, (r.key for r in records), digest.hexdigest())
+                    self._log_manifest(manifest_at, len(records))
+                    self.log.info("Sending %d requests inline (input_mode=%r).", len(records), self.input_mode)
+                    yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records],
+                                         count=len(records))
+                    return
+                if self.input_mode == "inline":
+                    raise GeminiBatchTooLargeError(f"{len(records)} requests are over the inline limit (about 20 MB); "
+                                                   "use input_mode='auto' or 'file'", location="input_mode")
+                self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
+            else:
+                self.log.info("%d keyed requests go as a JSONL file: each result line echoes its key "
+                              "(input_mode=%r).", len(records), self.input_mode)
         where = "requests" if self.requests is not None else str(self.input_file)
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
-            if self.requests is not None:
-                tmp.writelines(lines)
-                count = len(lines)
-            else:
-                with open_path(self.input_file).open("rb") as fh:
-                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
-                                         tmp, digest)
-            tmp.flush()
-            check_file_size(tmp.tell(), where)
+            with recording_keys(manifest_at) as manifest:  # published when this block ends: before any upload
+                if self.requests is not None:
+                    tmp.writelines(lines)
+                    count = len(lines)
+                    for record in records:
+                        manifest.add(record.key)
+                else:
+                    with open_path(self.input_file).open("rb") as fh:
+                        keyed = self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings,
+                                                          strict=self.strict_validation))
+                        count = _write_jsonl(_noting_keys(keyed, manifest), tmp, digest)
+                tmp.flush()
+                check_file_size(tmp.tell(), where)
+                manifest.fingerprint = digest.hexdigest()
+            self._log_manifest(manifest_at, count)
             yield _PreparedInput(digest.hexdigest(), local_file=Path(tmp.name), count=count)
+
+    def _log_manifest(self, results_path: Any, count: int) -> None:
+        if results_path is not None:
+            self.log.info("Recorded the %d submitted keys at %s: the results are judged against them.", count,
+                          manifest_path(results_path))
 
     def _upload_if_needed(self, prepared: "_PreparedInput", display_name: str) -> tuple[dict, str | None]:
         if prepared.inline is not None:
@@ -466,17 +531,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
                       meta.get("sizeBytes"))
         return {"file_name": meta["name"]}, meta["name"]
 
-    def _input_keys(self) -> Iterator[str] | None:
-        """The input's keys again (for naming missing results), streamed; None for a pre-uploaded file."""
-        if self.requests is not None:
-            return (r.key for r in iter_keyed(self.requests, embeddings=self.embeddings))
-        if str(self.input_file).startswith("files/"):
-            return None
-
-        def keys() -> Iterator[str]:
-            with open_path(self.input_file).open("rb") as fh:
-                yield from (r.key for r in iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings))
-        return keys()
+    def _input_keys(self, context: Any, event: dict[str, Any]) -> SubmittedKeys | None:
+        """The keys this job was submitted with, from the manifest recorded at submit time (never the
+        user's input again: it may have changed or vanished during the wait); None when unknown."""
+        parsed = parse_display_name(event.get("display_name") or "", self._base_display_name(context))
+        return load_manifest(self.results_path, parsed[1] if parsed else None)
 
     # ------------------------------------------------------------------ wait
     def _wait_settings(self, context: Any) -> dict[str, Any]:
@@ -561,25 +620,51 @@ class GeminiBatchSubmitOperator(BaseOperator):
         summary: dict[str, Any] = {"job_name": job_name, "state": event.get("state"),
                                    "display_name": event.get("display_name"), "model": event.get("model"),
                                    "counts": event.get("counts")}
+        problems = ""
         if self.results_path and event.get("status") == STATUS_TERMINAL and event.get("state") in (
                 "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             # Results are written before the failure threshold is judged: nothing is lost either way.
             validator = OutputValidator(self.response_schema) if self.response_schema is not None else None
-            summary["results"] = write_results(self.hook, job_name, self.results_path, self._input_keys(), validator)
-            self._clean_up(context, job_name, summary["results"].get("responses_file"))
-            invalid = summary["results"].get("invalid_output", 0)
-            if invalid and event.get("counts"):
-                # An answer that does not fit the schema is a failed request for the threshold.
-                event = {**event, "counts": {**event["counts"], "failed": event["counts"]["failed"] + invalid}}
+            results = write_results(self.hook, job_name, self.results_path, self._input_keys(context, event),
+                                    validator)
+            summary["results"] = results
+            problems = describe_problems(results)
+            # The verdict comes from what was written, not from batchStats: every submitted request without
+            # exactly one ok record (missing, duplicated, unparseable, unkeyed, an error line, an invalid
+            # output) is a failed request for max_failed_requests / max_failed_ratio.
+            event = {**event, "counts": {**(event.get("counts") or {}), "requests": results["submitted"],
+                                         "succeeded": results["succeeded"], "failed": results["failed"]}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
-        except GeminiJobExpiredError:
+        except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:
-                raise
+                raise self._failed(context, summary, event, exc) from None
             return resubmitted
+        except GeminiBatchError as exc:
+            if isinstance(exc, GeminiPartialFailureError) and problems:
+                exc = GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
+                                                job_name=exc.job_name, state=exc.state)
+            raise self._failed(context, summary, event, exc) from None
         self.log.info("%s: %s", job_name, verdict)
+        if "results" in summary:
+            # Only once the written results passed: a failing task keeps the job and its result file, so
+            # a retry can download them again.
+            self._clean_up(context, job_name, summary["results"].get("responses_file"))
         return summary
+
+    def _failed(self, context: Any, summary: dict, event: dict, exc: GeminiBatchError) -> GeminiBatchError:
+        """Before raising: name the failed requests (a partial failure) and leave the summary in XCom,
+        for downstream trigger_rule tasks and for people."""
+        if isinstance(exc, GeminiPartialFailureError):
+            where = (summary.get("results") or {}).get("path")
+            summary["failed_requests"] = failure_sample(self.hook, event.get("job_name"), where)
+            named = describe_failures(summary["failed_requests"], (event.get("counts") or {}).get("failed"), where)
+            self.log.error("%s", named)
+            exc = GeminiPartialFailureError(f"{exc}; {named}", job_name=exc.job_name, state=exc.state)
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        context["ti"].xcom_push(key="return_value", value=summary)
+        return exc
 
     def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
         if self.on_expired != "resubmit":
@@ -652,10 +737,11 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
         except GeminiBatchError as exc:
             return classify(exc)
 
+    lines = ProgressLog(job_name, deadline)  # logs changes and a heartbeat, not every poll
     while True:
         result = poll()
-        if isinstance(result, JobSnapshot):
-            log.info("%s", result.describe())
+        if isinstance(result, JobSnapshot) and (line := lines.snapshot_line(result)):
+            log.info("%s", line)
         decision = after_poll(cfg, progress, result, time.time())
         if decision.note:
             log.warning("%s", decision.note)
@@ -717,6 +803,22 @@ def _write_jsonl(records: Iterable, out: Any, digest: Any) -> int:
     return count
 
 
+def _noting_user_keys(items: Iterable, found: list) -> Iterator:
+    """Pass items through, noting in `found` whether any carries a key of its own (not one we assign)."""
+    for item in items:
+        if not found and isinstance(item, dict) and (
+                "key" in item or "request" in item
+                or (isinstance(item.get("metadata"), dict) and "key" in item["metadata"])):
+            found.append(True)
+        yield item
+
+
+def _noting_keys(records: Iterable, manifest: Any) -> Iterator:
+    for record in records:
+        manifest.add(record.key)
+        yield record
+
+
 def _store_get(store: Any) -> dict | None:
     if store is None:
         return None
@@ -729,6 +831,8 @@ def _store_get(store: Any) -> dict | None:
 
 def _store_set(store: Any, value: dict) -> None:
     if store is not None:
+        if value.get("deadline") is not None:  # the epoch float, and ISO 8601 UTC for people reading the store
+            value = {**value, "deadline_utc": iso_utc(value["deadline"])}
         try:
             store.set(STORE_KEY, {k: v for k, v in value.items() if v is not None})
         except Exception as exc:  # same: the deterministic display name is the fallback
@@ -759,14 +863,20 @@ class GeminiBatchGetResultsOperator(BaseOperator):
         self.gemini_conn_id = gemini_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        check_results_location(self.results_path, self.expected_keys_file)
         hook = GeminiBatchHook(self.gemini_conn_id)
         keys = None
         if self.expected_keys_file:
             def read_keys() -> Iterator[str]:
                 with open_path(self.expected_keys_file).open("rb") as fh:
                     yield from (r.key for r in iter_jsonl(fh, source=str(self.expected_keys_file)))
-            keys = read_keys()
+            keys = SubmittedKeys.from_keys(read_keys)
+        # Replaces results_path atomically; a SUCCEEDED job with no records, or a download that stays
+        # short, raises and leaves the previous content in place.
         summary = write_results(hook, self.job_name, self.results_path, keys)
+        if summary["failed"]:
+            self.log.warning("%d of %d requests have no usable result: %s", summary["failed"], summary["submitted"],
+                             describe_problems(summary))
         if "result_file" in self.cleanup and summary.get("responses_file"):
             hook.delete_file(summary["responses_file"])
         if "job" in self.cleanup:
