@@ -99,10 +99,29 @@ def _run_file_job(sdk, tmp_path, root, records):
 @pytest.mark.parametrize("root", ROOTS)
 def test_emulator_accepts_every_field_path_in_rest_spellings(sdk, tmp_path, root):
     good = [s for s in samples(root) if s.spelling in ("camel", "snake")]
-    results = _run_file_job(sdk, tmp_path, root, [(f"{s.spelling}:{s.path}", s.request) for s in good])
+    # fileData must name a live file of its stated MIME type (as the real API checks): point every
+    # sample's fileData at one real upload, keeping each field the sample exercises.
+    media = tmp_path / "note.txt"
+    media.write_text("a file for fileData samples")
+    live = sdk.files.upload(file=str(media), config={"mime_type": "text/plain"})
+    records = [(f"{s.spelling}:{s.path}", _with_live_files(s.request, live.uri, "text/plain")) for s in good]
+    results = _run_file_job(sdk, tmp_path, root, records)
     assert len(results) == len(good)
     refused = {key: line["error"]["message"] for key, line in results.items() if "error" in line}
     assert not refused, json.dumps(dict(list(refused.items())[:10]), indent=1)
+
+
+def _with_live_files(value, uri: str, mime: str):
+    """A copy of a request whose every fileData names the live upload `uri` (of type `mime`)."""
+    if isinstance(value, list):
+        return [_with_live_files(v, uri, mime) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _with_live_files(v, uri, mime) for k, v in value.items()}
+    for key, (uri_key, mime_key) in (("fileData", ("fileUri", "mimeType")), ("file_data", ("file_uri", "mime_type"))):
+        if isinstance(out.get(key), dict):
+            out[key] = {**out[key], uri_key: uri, mime_key: mime}
+    return out
 
 
 @pytest.mark.parametrize("root", ROOTS)
