@@ -303,7 +303,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             self._prepare_uploads(index)
             self.log.info("Shard %d of %d: %d requests.", index + 1, len(shards), len(shards[index]["keys"]))
             self._with_expiry_note(lambda: GeminiBatchSubmitOperator.execute(self, self._ctx))  # may defer
-        return self._complete(context)
+        return self._deliver_all(context)
 
     def _enter_shard(self, context: Any, index: int) -> None:
         self._shard = index
@@ -474,7 +474,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                 counts["ok" if status == "ok" else "invalid_output" if status == "invalid_output" else "errors"] += 1
         return counts
 
-    def _complete(self, context: Any) -> dict:
+    def _deliver_all(self, context: Any) -> dict:
         manifest = self._manifest
         shards = manifest["shards"]
         final = self._final_results()
