@@ -90,3 +90,28 @@ class GeminiJobTimeoutError(GeminiJobError):
 
 class GeminiPartialFailureError(GeminiJobError):
     """More per-request failures than the task's threshold allows."""
+
+
+# ---- results ------------------------------------------------------------------------------------
+class GeminiResultsError(GeminiJobError):
+    """The results of a finished job could not be delivered whole. `path` names where they were going."""
+
+    def __init__(self, message: str, job_name: str | None = None, state: str | None = None,
+                 path: str | None = None):
+        self.path = path
+        super().__init__(message, job_name=job_name, state=state)
+
+
+class GeminiResultsWriteError(GeminiResultsError):
+    """Writing results_path failed (disk full, permission, read-only, file size limit); the previous
+    content is untouched. `errno_code` keeps the OS error number."""
+
+    def __init__(self, message: str, job_name: str | None = None, path: str | None = None,
+                 errno_code: int | None = None):
+        self.errno_code = errno_code
+        super().__init__(message, job_name=job_name, path=path)
+
+
+class GeminiResultsIncompleteError(GeminiResultsError):
+    """The job says it finished but what could be downloaded is not its result set (no records at all,
+    or a download that stayed short of the file's size after the retries)."""

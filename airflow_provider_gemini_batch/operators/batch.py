@@ -16,10 +16,14 @@ from typing import Any, Iterable, Iterator, Sequence
 from airflow.sdk import BaseOperator
 
 from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
+from ..batch_results import describe_problems
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
-from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
+from ..exceptions import (GeminiBatchError, GeminiBatchTooLargeError, GeminiJobExpiredError, GeminiNotFoundError,
+                          GeminiPartialFailureError, GeminiRequestError)
 from ..hooks.gemini_batch import GeminiBatchHook
-from ..results_writer import check_writable, open_path, write_results
+from ..results_writer import write_results
+from ..storage import check_results_location, open_path
+from ..submitted_keys import SubmittedKeys, load_manifest, recording_keys, write_manifest
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -28,6 +32,7 @@ STORE_KEY = "gemini_batch_submission"
 DISPLAY_NAME_LIMIT = 128
 DEFAULT_TIMEOUT = timedelta(hours=48)
 CLEANUP_CHOICES = {"input_file", "result_file", "job"}
+INPUT_MODES = ("auto", "file", "inline")
 
 
 def _default_deferrable() -> bool:
@@ -113,6 +118,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
     :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
         (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
     :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
+    :param input_mode: ``"auto"`` (default): requests with keys of their own go as an uploaded JSONL file,
+        whose every result line echoes its key; requests without keys go inline when they fit.
+        ``"file"``: always a file. ``"inline"``: always inline (``requests=`` only, under 20 MB); an inline
+        response that comes back without ``metadata.key`` is never matched by position: it is written
+        unkeyed and its request counts as failed.
     """
 
     template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
@@ -129,8 +139,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  max_failed_ratio: float | None = None, results_path: str | None = None,
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  response_schema: Any = None, system_instruction: Any = None,
-                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10, **kwargs: Any) -> None:
+                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10,
+                 input_mode: str = "auto", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if input_mode not in INPUT_MODES:
+            raise GeminiRequestError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}",
+                                     location="input_mode")
+        if input_mode == "inline" and input_file is not None:
+            raise GeminiRequestError("input_mode='inline' needs requests=; an input_file goes as a file",
+                                     location="input_mode")
+        self.input_mode = input_mode
         if on_expired not in ("fail", "resubmit"):
             raise GeminiRequestError(f"on_expired must be 'fail' or 'resubmit', got {on_expired!r}",
                                      location="on_expired")
@@ -263,37 +281,61 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
     @contextmanager
     def _prepared_input(self) -> Iterator["_PreparedInput"]:
-        """Validate and normalise the whole input, and fingerprint it; big inputs go to a temp JSONL."""
-        if self.results_path and self.wait_for_completion:
-            check_writable(self.results_path)
+        """Validate and normalise the whole input, and fingerprint it; keyed or big inputs go to a temp JSONL.
+        Before anything billable: a results_path that must fail later is refused, and the keys being
+        submitted are recorded beside it (the manifest the results are judged against after the wait,
+        whatever happens to the user's input meanwhile)."""
+        writes_results = bool(self.results_path and self.wait_for_completion)
+        if writes_results:
+            check_results_location(self.results_path, self.input_file)
         self.hook.check_model(self.model, embeddings=self.embeddings)
         if self.input_file is not None and str(self.input_file).startswith("files/"):
-            name = str(self.input_file)
+            name = str(self.input_file)  # its keys are unknown here: the verdict counts from requestCount
             yield _PreparedInput(hashlib.sha256(name.encode()).hexdigest(), file_name=name)
             return
+        manifest_at = self.results_path if writes_results else None
         digest = hashlib.sha256()
         lines: list[bytes] = []
         if self.requests is not None:
+            user_keyed: list[bool] = []
             # Each request is encoded once: the same bytes feed the fingerprint, the size plan and the file.
-            records = list(self._records(iter_keyed(self.requests, embeddings=self.embeddings)))
+            records = list(self._records(iter_keyed(_noting_user_keys(self.requests, user_keyed),
+                                                    embeddings=self.embeddings)))
             lines = [record.jsonl() for record in records]
             for line in lines:
                 digest.update(line)
-            if fits_inline(lines):
-                yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records])
-                return
-            self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
+            # Keys are joined to results only through what the API echoes per request: a file's result
+            # lines always carry `key`; inline responses may lose `metadata` (and their order), so keyed
+            # work goes as a file unless the user asks for inline.
+            if self.input_mode == "inline" or (self.input_mode == "auto" and not user_keyed):
+                if fits_inline(lines):
+                    write_manifest(manifest_at, (r.key for r in records), digest.hexdigest())
+                    self.log.info("Sending %d requests inline (input_mode=%r).", len(records), self.input_mode)
+                    yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records],
+                                         count=len(records))
+                    return
+                if self.input_mode == "inline":
+                    raise GeminiBatchTooLargeError(f"{len(records)} requests are over the inline limit (about 20 MB); "
+                                                   "use input_mode='auto' or 'file'", location="input_mode")
+                self.log.info("%d requests are over the inline limit: they go as a file.", len(records))
+            else:
+                self.log.info("%d keyed requests go as a JSONL file: each result line echoes its key "
+                              "(input_mode=%r).", len(records), self.input_mode)
         where = "requests" if self.requests is not None else str(self.input_file)
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
-            if self.requests is not None:
-                tmp.writelines(lines)
-                count = len(lines)
-            else:
-                with open_path(self.input_file).open("rb") as fh:
-                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
-                                         tmp, digest)
-            tmp.flush()
-            check_file_size(tmp.tell(), where)
+            with recording_keys(manifest_at) as manifest:  # published when this block ends: before any upload
+                if self.requests is not None:
+                    tmp.writelines(lines)
+                    count = len(lines)
+                    for record in records:
+                        manifest.add(record.key)
+                else:
+                    with open_path(self.input_file).open("rb") as fh:
+                        keyed = self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings))
+                        count = _write_jsonl(_noting_keys(keyed, manifest), tmp, digest)
+                tmp.flush()
+                check_file_size(tmp.tell(), where)
+                manifest.fingerprint = digest.hexdigest()
             yield _PreparedInput(digest.hexdigest(), local_file=Path(tmp.name), count=count)
 
     def _upload_if_needed(self, prepared: "_PreparedInput", display_name: str) -> tuple[dict, str | None]:
@@ -308,17 +350,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
                       meta.get("sizeBytes"))
         return {"file_name": meta["name"]}, meta["name"]
 
-    def _input_keys(self) -> Iterator[str] | None:
-        """The input's keys again (for naming missing results), streamed; None for a pre-uploaded file."""
-        if self.requests is not None:
-            return (r.key for r in iter_keyed(self.requests, embeddings=self.embeddings))
-        if str(self.input_file).startswith("files/"):
-            return None
-
-        def keys() -> Iterator[str]:
-            with open_path(self.input_file).open("rb") as fh:
-                yield from (r.key for r in iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings))
-        return keys()
+    def _input_keys(self, context: Any, event: dict[str, Any]) -> SubmittedKeys | None:
+        """The keys this job was submitted with, from the manifest recorded at submit time (never the
+        user's input again: it may have changed or vanished during the wait); None when unknown."""
+        parsed = parse_display_name(event.get("display_name") or "", self._base_display_name(context))
+        return load_manifest(self.results_path, parsed[1] if parsed else None)
 
     # ------------------------------------------------------------------ wait
     def _after_submit(self, context: Any, job_name: str, deadline: float | None) -> Any:
@@ -349,16 +385,20 @@ class GeminiBatchSubmitOperator(BaseOperator):
         summary: dict[str, Any] = {"job_name": job_name, "state": event.get("state"),
                                    "display_name": event.get("display_name"), "model": event.get("model"),
                                    "counts": event.get("counts")}
+        problems = ""
         if self.results_path and event.get("status") == STATUS_TERMINAL and event.get("state") in (
                 "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             # Results are written before the failure threshold is judged: nothing is lost either way.
             validator = OutputValidator(self.response_schema) if self.response_schema is not None else None
-            summary["results"] = write_results(self.hook, job_name, self.results_path, self._input_keys(), validator)
-            self._clean_up(context, job_name, summary["results"].get("responses_file"))
-            invalid = summary["results"].get("invalid_output", 0)
-            if invalid and event.get("counts"):
-                # An answer that does not fit the schema is a failed request for the threshold.
-                event = {**event, "counts": {**event["counts"], "failed": event["counts"]["failed"] + invalid}}
+            results = write_results(self.hook, job_name, self.results_path, self._input_keys(context, event),
+                                    validator)
+            summary["results"] = results
+            problems = describe_problems(results)
+            # The verdict comes from what was written, not from batchStats: every submitted request without
+            # exactly one ok record (missing, duplicated, unparseable, unkeyed, an error line, an invalid
+            # output) is a failed request for max_failed_requests / max_failed_ratio.
+            event = {**event, "counts": {**(event.get("counts") or {}), "requests": results["submitted"],
+                                         "succeeded": results["succeeded"], "failed": results["failed"]}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
         except GeminiJobExpiredError:
@@ -366,7 +406,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
             if resubmitted is None:
                 raise
             return resubmitted
+        except GeminiPartialFailureError as exc:
+            if not problems:
+                raise
+            raise GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
+                                            job_name=exc.job_name, state=exc.state) from None
         self.log.info("%s: %s", job_name, verdict)
+        if "results" in summary:
+            # Only once the written results passed: a failing task keeps the job and its result file, so
+            # a retry can download them again.
+            self._clean_up(context, job_name, summary["results"].get("responses_file"))
         return summary
 
     def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
@@ -468,6 +517,22 @@ def _write_jsonl(records: Iterable, out: Any, digest: Any) -> int:
     return count
 
 
+def _noting_user_keys(items: Iterable, found: list) -> Iterator:
+    """Pass items through, noting in `found` whether any carries a key of its own (not one we assign)."""
+    for item in items:
+        if not found and isinstance(item, dict) and (
+                "key" in item or "request" in item
+                or (isinstance(item.get("metadata"), dict) and "key" in item["metadata"])):
+            found.append(True)
+        yield item
+
+
+def _noting_keys(records: Iterable, manifest: Any) -> Iterator:
+    for record in records:
+        manifest.add(record.key)
+        yield record
+
+
 def _store_get(store: Any) -> dict | None:
     if store is None:
         return None
@@ -510,14 +575,20 @@ class GeminiBatchGetResultsOperator(BaseOperator):
         self.gemini_conn_id = gemini_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        check_results_location(self.results_path, self.expected_keys_file)
         hook = GeminiBatchHook(self.gemini_conn_id)
         keys = None
         if self.expected_keys_file:
             def read_keys() -> Iterator[str]:
                 with open_path(self.expected_keys_file).open("rb") as fh:
                     yield from (r.key for r in iter_jsonl(fh, source=str(self.expected_keys_file)))
-            keys = read_keys()
+            keys = SubmittedKeys.from_keys(read_keys)
+        # Replaces results_path atomically; a SUCCEEDED job with no records, or a download that stays
+        # short, raises and leaves the previous content in place.
         summary = write_results(hook, self.job_name, self.results_path, keys)
+        if summary["failed"]:
+            self.log.warning("%d of %d requests have no usable result: %s", summary["failed"], summary["submitted"],
+                             describe_problems(summary))
         if "result_file" in self.cleanup and summary.get("responses_file"):
             hook.delete_file(summary["responses_file"])
         if "job" in self.cleanup:

@@ -26,12 +26,18 @@ def test_file_and_inline_records_and_tally():
     tally = ResultTally()
     for record in iter_file_records(lines):
         tally.add(record)
-    summary = tally.summary(expected=4)
+    summary = tally.summary(submitted_keys=["a", "b", "c"])
     assert summary["records"] == 4 and summary["ok"] == 3 and summary["errors"] == 1
-    assert summary["duplicate_keys"] == 1 and summary["unkeyed"] == 1 and summary["missing"] == 1
+    assert summary["duplicate_keys"] == 1 and summary["unparseable"] == 1 and summary["unparseable_lines"] == [4]
+    assert summary["missing"] == 1 and summary["missing_keys"] == ["c"]
+    # The verdict from what was written: only b has exactly one ok record; a is duplicated, c missing.
+    assert (summary["submitted"], summary["succeeded"], summary["failed"]) == (3, 1, 2)
     assert summary["tokens"]["totalTokenCount"] == 15
-    inline = list(iter_inline_records([{"response": RESPONSE, "metadata": {"key": "x"}}, {"error": {"code": 3}}]))
-    assert [r["key"] for r in inline] == ["x", "#1"]
+    # Inline responses are joined by metadata.key only, never by position.
+    inline = list(iter_inline_records([{"response": RESPONSE, "metadata": {"key": "x"}}, {"response": RESPONSE}]))
+    assert [r["key"] for r in inline] == ["x", None]
+    assert inline[1]["status"] == "error" and inline[1]["error"]["status"] == "UNKEYED"
+    assert "input_mode='file'" in inline[1]["error"]["message"] and inline[1]["text"] == "Hello world"
 
 
 def event(state, status=STATUS_TERMINAL, failed=0, total=10, error=None):
