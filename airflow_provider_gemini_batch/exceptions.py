@@ -43,10 +43,12 @@ class GeminiBatchTooLargeError(GeminiRequestError):
 class GeminiApiError(GeminiBatchError):
     """The API answered with an error. Keeps the HTTP code, the status and the server's message."""
 
-    def __init__(self, message: str, code: int | None = None, status: str | None = None):
+    def __init__(self, message: str, code: int | None = None, status: str | None = None,
+                 retry_after: float | None = None):
         self.code = code
         self.status = status
         self.status_code = code  # the name common-ai's adapters look for
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After / RetryInfo)
         super().__init__(message)
 
 
@@ -60,6 +62,34 @@ class GeminiNotFoundError(GeminiApiError):
 
 class GeminiTransientError(GeminiApiError):
     """429 / 5xx / timeouts / dropped connections, still failing after the retry budget."""
+
+
+class GeminiMalformedReplyError(GeminiTransientError):
+    """A 200 whose body is not the JSON object the call returns (an HTML proxy page, a JSON list,
+    truncated JSON). Transient: the next try usually gets the real answer. Names the call and URL."""
+
+
+class GeminiRedirectError(GeminiApiError):
+    """The server answered with a redirect to another origin; it was not followed, so the API key
+    stayed with its host."""
+
+
+class GeminiWaitError(GeminiBatchError):
+    """Waiting for a job ended without a usable state (auth, not found, polls failing past the
+    tolerance, an unknown state reported done)."""
+
+
+class GeminiEventError(GeminiBatchError):
+    """The trigger's event is missing or does not match the versioned contract execute_complete expects."""
+
+
+class GeminiSubmitTimeoutError(GeminiBatchError):
+    """Creating the job was refused for quota (429 RESOURCE_EXHAUSTED) until submit_timeout ran out."""
+
+
+class GeminiSubmissionGoneError(GeminiBatchError):
+    """This task instance's job completed on an earlier try and has since been deleted: its results
+    cannot be delivered again, and nothing new is billed unless resubmit=True says so."""
 
 
 # ---- job outcomes ------------------------------------------------------------------------------
@@ -86,6 +116,10 @@ class GeminiJobCancelledError(GeminiJobError):
 
 class GeminiJobTimeoutError(GeminiJobError):
     """Our own deadline passed before the job finished."""
+
+
+class GeminiJobStuckPendingError(GeminiJobError):
+    """The job stayed PENDING past max_pending_time (after the one deliberate resubmission)."""
 
 
 class GeminiPartialFailureError(GeminiJobError):

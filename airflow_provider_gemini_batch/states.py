@@ -47,6 +47,10 @@ def normalize_state(state: Any) -> str:
     return f"JOB_STATE_{text}"
 
 
+def is_known_state(state: Any) -> bool:
+    return normalize_state(state) in STATE_OUTCOMES
+
+
 def outcome_of(state: Any) -> Outcome:
     """Unknown future states keep us waiting rather than failing a job that may still succeed."""
     return STATE_OUTCOMES.get(normalize_state(state), Outcome.WAITING)

@@ -7,17 +7,21 @@ from typing import Any
 
 from ..exceptions import (
     GeminiApiError,
+    GeminiMalformedReplyError,
+    GeminiRedirectError,
     GeminiAuthError,
     GeminiInvalidRequestError,
     GeminiNotFoundError,
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..retry_policy import is_transient_code, redact
+from ..retry_policy import is_transient_code, redact, retry_hint
 
 
-def error_from_status(code: int, body: Any, what: str, secret: str | None) -> GeminiApiError:
-    """An error for an HTTP reply `code` whose body is the API's {"error": {...}} (or anything)."""
+def error_from_status(code: int, body: Any, what: str, secret: str | None,
+                      headers: Any = None) -> GeminiApiError:
+    """An error for an HTTP reply `code` whose body is the API's {"error": {...}} (or anything).
+    A transient one carries `retry_after`: what Retry-After or RetryInfo asked for, if anything."""
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body or b"{}")
@@ -33,7 +37,7 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None) -> Ge
     if code == 404:
         return GeminiNotFoundError(text, code=code, status=status)
     if is_transient_code(code):
-        return GeminiTransientError(text, code=code, status=status)
+        return GeminiTransientError(text, code=code, status=status, retry_after=retry_hint(headers, body))
     return GeminiInvalidRequestError(text, code=code, status=status)
 
 
@@ -58,3 +62,39 @@ def transport_error(exc: Exception, what: str, secret: str | None,
     if isinstance(exc, (httpx.ConnectError, aiohttp.ClientConnectorError)):
         return GeminiUnreachableError(redact(f"{what} failed: cannot reach {base_url} ({exc})", secret))
     return GeminiTransientError(redact(f"{what} failed: {type(exc).__name__}: {exc}", secret))
+
+
+def json_object(raw: bytes, what: str, url: str, secret: str | None) -> dict:
+    """The body of a 200 as the JSON object every call returns. Anything else (an HTML page from a proxy,
+    a JSON list, JSON cut short) is a transient fault that names the call and the URL, never a bare
+    JSONDecodeError: the next try usually gets the real answer."""
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError as exc:
+        problem = f"is not JSON ({exc})"
+    else:
+        if isinstance(value, dict):
+            return value
+        problem = f"is a JSON {type(value).__name__}, not an object"
+    snippet = raw[:120].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)[:120]
+    raise GeminiMalformedReplyError(redact(f"{what} failed: the 200 reply from {url} {problem}: {snippet!r}", secret),
+                                    code=200, status="MALFORMED_REPLY")
+
+
+def origin(url: Any) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def redirect_error(code: int, location: str | None, what: str, url: str, secret: str | None) -> GeminiRedirectError:
+    """A redirect we did not follow. The API key travels in a header, so following a redirect to another
+    origin would hand it to that origin; the error says where it pointed and what to fix."""
+    target = origin(location or "")
+    where = f"{target[0]}://{target[1]}" + (f":{target[2]}" if target[2] else "") if target[1] else repr(location)
+    return GeminiRedirectError(redact(
+        f"{what} failed: {url} answered HTTP {code} redirecting to another origin ({where}); not following it, so "
+        f"the API key is not sent there. Point the connection's host at the API itself (no redirecting proxy).",
+        secret), code=code, status="REDIRECT")

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 import httpx
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt
 
 from airflow.sdk import BaseHook
 
 from ..exceptions import (
+    GeminiApiError,
     GeminiBatchError,
+    GeminiMalformedReplyError,
     GeminiConnectionError,
     GeminiInvalidRequestError,
     GeminiModelError,
@@ -29,15 +31,18 @@ from ..exceptions import (
     GeminiUnreachableError,
 )
 from ..batch_requests import check_file_size
-from ..retry_policy import backoff, redact
+from ..retry_policy import next_delay, redact
 from ..settings import GeminiSettings, default_settings, resolve_settings
 from ..states import JobSnapshot, parse_job
-from .errors import error_from_sdk, error_from_status, transport_error
+from .errors import error_from_sdk, error_from_status, json_object, origin, redirect_error, transport_error
 
 T = TypeVar("T")
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # the API's upload granularity
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 JSONL_MIME = "application/jsonl"
+# At most this many jobs are read when looking a job up by display name, whatever the list order
+# (documented in docs/reliability.md, rule 4). 50 pages of 100.
+JOB_SEARCH_BOUND = 5000
 
 
 def check_job_name(name: str) -> str:
@@ -115,19 +120,23 @@ class GeminiBatchHook(BaseHook):
         from google.genai import types
 
         s = self.settings
+        # The SDK's httpx client follows redirects by default, key header included: not ours.
         return genai.Client(api_key=s.api_key, http_options=types.HttpOptions(
-            base_url=s.base_url, api_version=s.api_version, timeout=int(s.timeout_seconds * 1000)))
+            base_url=s.base_url, api_version=s.api_version, timeout=int(s.timeout_seconds * 1000),
+            client_args={"follow_redirects": False}, async_client_args={"follow_redirects": False}))
 
     @cached_property
     def http(self) -> httpx.Client:
         s = self.settings
+        # Redirects are never followed by httpx itself: _request follows same-origin ones and refuses the
+        # rest, so the key header never reaches another origin (issue 13, rule 6).
         return httpx.Client(headers={"x-goog-api-key": s.api_key}, timeout=httpx.Timeout(s.timeout_seconds),
-                            follow_redirects=True)
+                            follow_redirects=False)
 
     @cached_property
     def upload_http(self) -> httpx.Client:
         """Upload chunks go without the key: the upload id in the URL authorises them."""
-        return httpx.Client(timeout=httpx.Timeout(self.settings.timeout_seconds))
+        return httpx.Client(timeout=httpx.Timeout(self.settings.timeout_seconds), follow_redirects=False)
 
     def close(self) -> None:
         for name in ("http", "upload_http"):
@@ -141,26 +150,58 @@ class GeminiBatchHook(BaseHook):
         except GeminiBatchError:
             return None
 
+    def _request(self, client: httpx.Client, method: str, url: str, what: str, stream: bool = False,
+                 **kwargs: Any) -> httpx.Response:
+        """One call; a redirect is followed only within the same origin (scheme, host, port)."""
+        from urllib.parse import urljoin
+
+        for _hop in range(6):
+            try:
+                reply = client.send(client.build_request(method, url, **kwargs), stream=stream)
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, what) from None
+            if not reply.is_redirect:
+                return reply
+            location = reply.headers.get("location")
+            reply.close()
+            target = urljoin(url, location or "")
+            if not location or origin(target) != origin(url):
+                raise redirect_error(reply.status_code, location, what, url.split("?")[0], self._secret())
+            url, kwargs = target, {k: v for k, v in kwargs.items() if k != "params"}
+        raise redirect_error(reply.status_code, location, what + " (too many redirects)", url, self._secret())
+
     def _send(self, method: str, url: str, what: str, client: httpx.Client | None = None,
               **kwargs: Any) -> httpx.Response:
-        try:
-            response = (client or self.http).request(method, url, **kwargs)
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc, what) from None
+        response = self._request(client or self.http, method, url, what, **kwargs)
         if response.status_code != 200:
-            raise error_from_status(response.status_code, response.content, what, self._secret())
+            raise error_from_status(response.status_code, response.content, what, self._secret(), response.headers)
         return response
 
     def _transport_error(self, exc: Exception, what: str) -> GeminiBatchError:
         return transport_error(exc, what, self._secret(), self.settings.base_url)
 
     def retrying(self, fn: Callable[[], T], what: str, attempts: int | None = None) -> T:
-        """Retry transient failures (429, 5xx, timeouts, dropped or refused connections) only."""
+        """Retry transient failures (429, 5xx, timeouts, dropped or refused connections) only, a few times
+        and briefly, with the one backoff (retry_policy.next_delay) that obeys Retry-After / RetryInfo.
+        A server asking for a longer pause than retry_max_wait_seconds is not waited for here: the error
+        goes up with its `retry_after`, and the caller's long wait (the poll policy, the quota deferral)
+        honours it without holding this call open."""
         s = self.settings
+
+        def retryable(exc: BaseException) -> bool:
+            if not isinstance(exc, (GeminiTransientError, GeminiUnreachableError)):
+                return False
+            hint = getattr(exc, "retry_after", None)
+            return hint is None or hint <= s.retry_max_wait_seconds
+
+        def wait(rs: Any) -> float:
+            exc = rs.outcome.exception()
+            return next_delay(rs.attempt_number, s.retry_max_wait_seconds, hint=getattr(exc, "retry_after", None))
+
         retryer = Retrying(
-            retry=retry_if_exception_type((GeminiTransientError, GeminiUnreachableError)),
+            retry=retry_if_exception(retryable),
             stop=stop_after_attempt((attempts if attempts is not None else s.max_retries) + 1),
-            wait=backoff(s.retry_max_wait_seconds),
+            wait=wait,
             before_sleep=lambda rs: self.log.warning(
                 "%s: transient failure (attempt %d), retrying: %s", what, rs.attempt_number, rs.outcome.exception()),
             reraise=False,
@@ -169,10 +210,12 @@ class GeminiBatchHook(BaseHook):
             return retryer(fn)
         except RetryError as exc:
             last = exc.last_attempt.exception()
-            raise type(last)(f"{last} (gave up after {exc.last_attempt.attempt_number} attempts)") from None
+            raise _with_note(last, f"gave up after {exc.last_attempt.attempt_number} attempts") from None
 
-    def _json(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
-        return self.retrying(lambda: self._send(method, self.settings.url(path), what, **kwargs).json(), what)
+    def _json(self, method: str, path: str, what: str, attempts: int | None = None, **kwargs: Any) -> dict:
+        url = self.settings.url(path)
+        return self.retrying(lambda: json_object(self._send(method, url, what, **kwargs).content, what, url,
+                                                 self._secret()), what, attempts)
 
     def _sdk(self, fn: Callable[[], T], what: str) -> T:
         def attempt() -> T:
@@ -239,12 +282,20 @@ class GeminiBatchHook(BaseHook):
         body = {"batch": {"displayName": display_name, "inputConfig": input_config}}
         url = self.settings.url(f"{model_path(model)}:{method}")
         what = f"Creating batch job {display_name!r}"
+        started = time.time()
 
         def attempt() -> dict:
             try:
-                return self._send("POST", url, what, json=body).json()
+                operation = json_object(self._send("POST", url, what, json=body).content, what, url, self._secret())
+                if not str(operation.get("name", "")).startswith("batches/"):
+                    raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} names no batch job",
+                                                    code=200, status="MALFORMED_REPLY")
+                return operation
             except (GeminiTransientError, GeminiUnreachableError):
-                existing = self.find_jobs(display_name=display_name)
+                # Includes a garbled 200 to a create that took effect: the job is found by its display name.
+                # Bounded: a job this call created is minutes old at most (an hour of slack for clocks).
+                existing = self.find_jobs(display_name=display_name, newer_than=started - 3600,
+                                          max_scanned=JOB_SEARCH_BOUND)
                 if existing:
                     self.log.warning("%s: the reply was lost but the job exists (%s); using it, not creating another",
                                      what, existing[0].name)
@@ -258,21 +309,31 @@ class GeminiBatchHook(BaseHook):
         check_job_name(name)
         return self._sdk(lambda: self.sdk_client.batches.get(name=name), f"Getting {name}")
 
-    def get_job_raw(self, name: str) -> dict:
+    def get_job_raw(self, name: str, attempts: int | None = None) -> dict:
+        """The raw Operation. `attempts=0`: one try, for wait loops that own their backoff."""
         check_job_name(name)
-        return self._json("GET", name, f"Getting {name}")
+        what = f"Getting {name}"
+        raw = self._json("GET", name, what, attempts)
+        return check_job_reply(raw, name, what, self.settings.url(name))
 
-    def get_snapshot(self, name: str) -> JobSnapshot:
-        return parse_job(self.get_job_raw(name))
+    def get_snapshot(self, name: str, attempts: int | None = None) -> JobSnapshot:
+        return parse_job(self.get_job_raw(name, attempts))
 
-    def _paged(self, path: str, items_key: str, what: str, page_size: int) -> Iterator[dict]:
+    def _paged(self, path: str, items_key: str, what: str, page_size: int,
+               page_marks: bool = False) -> Iterator[dict]:
         token = None
         while True:
             params: dict[str, Any] = {"pageSize": page_size}
             if token:
                 params["pageToken"] = token
             page = self._json("GET", path, what, params=params)
-            yield from page.get(items_key) or []
+            items = page.get(items_key) or []
+            if not isinstance(items, list):
+                raise GeminiMalformedReplyError(f"{what} failed: {items_key} in the reply from "
+                                                f"{self.settings.url(path)} is not a list", code=200)
+            yield from (i for i in items if isinstance(i, dict))
+            if page_marks:
+                yield _PAGE_END
             token = page.get("nextPageToken")
             if not token:
                 return
@@ -286,18 +347,50 @@ class GeminiBatchHook(BaseHook):
             return False
         return True
 
-    def iter_jobs_raw(self, page_size: int = 100) -> Iterator[dict]:
-        return self._paged("batches", "operations", "Listing batch jobs", page_size)
+    def iter_jobs_raw(self, page_size: int = 100, page_marks: bool = False) -> Iterator[dict]:
+        """Always pages explicitly (a list with no page size has come back empty: python-genai #1250).
+        With `page_marks`, a marker object follows each page."""
+        return self._paged("batches", "operations", "Listing batch jobs", page_size, page_marks)
 
     def find_jobs(self, *, display_name: str | None = None, display_name_prefix: str | None = None,
-                  states: Iterable[str] | None = None, limit: int | None = None) -> list[JobSnapshot]:
-        """Jobs by exact display name, display-name prefix and/or states (any spelling), newest first."""
+                  states: Iterable[str] | None = None, limit: int | None = None, newer_than: float | None = None,
+                  max_scanned: int | None = None) -> list[JobSnapshot]:
+        """Jobs by exact display name, display-name prefix and/or states (any spelling), in list order
+        (which the API does not document: callers choosing among jobs sort by create time themselves).
+
+        Bounded two ways: `max_scanned` stops after that many jobs were read, whatever the order; and with
+        `newer_than` (epoch seconds), paging stops once a whole page is older than it *and* every page
+        so far came back newest first (so nothing newer can follow). A list in any other order is read
+        up to `max_scanned`."""
         from ..states import normalize_state
 
         wanted = {normalize_state(s) for s in states} if states else None
         found: list[JobSnapshot] = []
-        for raw in self.iter_jobs_raw():
+        scanned = 0
+        newest_first = True
+        previous: float | None = None
+        page_all_old = True
+        for raw in self.iter_jobs_raw(page_marks=True):
+            if raw is _PAGE_END:
+                if newer_than is not None and newest_first and page_all_old and scanned:
+                    break
+                page_all_old = True
+                continue
+            scanned += 1
             snap = parse_job(raw)
+            created = parse_time(snap.create_time)
+            if created is None:
+                newest_first = False
+            else:
+                if previous is not None and created > previous:
+                    newest_first = False
+                previous = created
+                if newer_than is None or created >= newer_than:
+                    page_all_old = False
+            if max_scanned is not None and scanned > max_scanned:
+                self.log.warning("Listing batch jobs: stopped after %d jobs (the search bound); older jobs were "
+                                 "not looked at.", max_scanned)
+                break
             if display_name is not None and snap.display_name != display_name:
                 continue
             if display_name_prefix is not None and not snap.display_name.startswith(display_name_prefix):
@@ -399,14 +492,11 @@ class GeminiBatchHook(BaseHook):
         url = self.settings.url(f"{name}:download")
 
         def start() -> httpx.Response:
-            try:
-                reply = self.http.send(self.http.build_request("GET", url, params={"alt": "media"}), stream=True)
-            except httpx.TransportError as exc:
-                raise self._transport_error(exc, what) from None
+            reply = self._request(self.http, "GET", url, what, stream=True, params={"alt": "media"})
             if reply.status_code != 200:
                 body = reply.read()
                 reply.close()
-                raise error_from_status(reply.status_code, body, what, self._secret())
+                raise error_from_status(reply.status_code, body, what, self._secret(), reply.headers)
             return reply
 
         def chunks(reply: httpx.Response) -> Iterator[bytes]:
@@ -433,6 +523,47 @@ class GeminiBatchHook(BaseHook):
             return written
 
         return self.retrying(attempt, f"Downloading {name}")
+
+
+_PAGE_END: Any = object()
+
+
+def _with_note(exc: BaseException, note: str) -> BaseException:
+    """The same typed error with a note appended, keeping code, status and retry_after."""
+    if isinstance(exc, GeminiApiError):
+        return type(exc)(f"{exc} ({note})", code=exc.code, status=exc.status, retry_after=exc.retry_after)
+    return type(exc)(f"{exc} ({note})")
+
+
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 (as the API writes createTime, with up to nanoseconds) to epoch seconds; None if absent."""
+    from datetime import datetime, timezone
+
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # trim fractions past microseconds, which fromisoformat refuses before Python 3.11
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tz = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{tz}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def check_job_reply(raw: dict, name: str, what: str, url: str) -> dict:
+    """A 200 to a GET of a job that is not that job (a proxy's JSON, another resource) is a malformed
+    reply, transient, rather than a snapshot in state UNSPECIFIED that would keep us waiting for ever."""
+    if raw.get("name") != name or not isinstance(raw.get("metadata", {}), dict):
+        snippet = str(raw)[:120]
+        raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} is not the job {name}: {snippet}",
+                                        code=200, status="MALFORMED_REPLY")
+    return raw
 
 
 # ---------------------------------------------------------------------- sources and sinks

@@ -8,7 +8,6 @@ The key travels as a per-request header, so one session serves every connection 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from typing import Any
 
@@ -18,8 +17,8 @@ from airflow.sdk import BaseHook
 
 from ..exceptions import GeminiBatchError
 from ..settings import GeminiSettings, resolve_settings
-from .errors import error_from_status, transport_error
-from .gemini_batch import check_job_name
+from .errors import error_from_status, json_object, origin, redirect_error, transport_error
+from .gemini_batch import check_job_name, check_job_reply
 
 # Bodies bigger than this (finished inline jobs) are parsed off the event loop.
 _PARSE_IN_THREAD_BYTES = 1024 * 1024
@@ -92,25 +91,43 @@ class AsyncGeminiBatchHook(BaseHook):
         s = await self.settings()
         if self._session is None:
             self._session = _SharedSession.acquire()
+        url = s.url(path)
         try:
-            async with self._session.request(
-                method, s.url(path), json=body, headers={"x-goog-api-key": s.api_key},
-                timeout=aiohttp.ClientTimeout(total=s.timeout_seconds),
-            ) as reply:
-                raw = await reply.read()
-                if reply.status != 200:
-                    raise error_from_status(reply.status, raw, what, s.api_key)
+            for _hop in range(6):
+                # aiohttp would follow a redirect with our headers, key included: never let it.
+                async with self._session.request(
+                    method, url, json=body, headers={"x-goog-api-key": s.api_key}, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=s.timeout_seconds),
+                ) as reply:
+                    raw = await reply.read()
+                    status, headers = reply.status, reply.headers
+                if status in (301, 302, 303, 307, 308):
+                    from urllib.parse import urljoin
+
+                    location = headers.get("Location")
+                    target = urljoin(url, location or "")
+                    if not location or origin(target) != origin(url):
+                        raise redirect_error(status, location, what, url, s.api_key)
+                    url = target
+                    continue
+                if status != 200:
+                    raise error_from_status(status, raw, what, s.api_key, headers)
+                break
+            else:
+                raise redirect_error(status, headers.get("Location"), what + " (too many redirects)", url, s.api_key)
         except GeminiBatchError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(exc, what, s.api_key, s.base_url) from None
         if len(raw) > _PARSE_IN_THREAD_BYTES:
-            return await asyncio.to_thread(json.loads, raw)
-        return json.loads(raw or b"{}")
+            return await asyncio.to_thread(json_object, raw, what, url, s.api_key)
+        return json_object(raw, what, url, s.api_key)
 
     async def get_job_raw(self, name: str) -> dict:
         """One GET of the raw batch resource (the SDK's BatchJob drops batchStats and the job error)."""
-        return await self._request("GET", check_job_name(name), f"Getting {name}")
+        what = f"Getting {name}"
+        raw = await self._request("GET", check_job_name(name), what)
+        return check_job_reply(raw, name, what, (await self.settings()).url(name))
 
     async def cancel_job(self, name: str) -> None:
         await self._request("POST", f"{check_job_name(name)}:cancel", f"Cancelling {name}", body={})

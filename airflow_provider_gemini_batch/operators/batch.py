@@ -17,20 +17,38 @@ from airflow.sdk import BaseOperator
 
 from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
 from ..batch_results import describe_problems
-from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
-from ..exceptions import (GeminiBatchError, GeminiBatchTooLargeError, GeminiJobExpiredError, GeminiNotFoundError,
-                          GeminiPartialFailureError, GeminiRequestError)
-from ..hooks.gemini_batch import GeminiBatchHook
+from ..events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
+from ..exceptions import (
+    GeminiBatchError,
+    GeminiBatchTooLargeError,
+    GeminiJobExpiredError,
+    GeminiJobStuckPendingError,
+    GeminiNotFoundError,
+    GeminiPartialFailureError,
+    GeminiRequestError,
+    GeminiSubmissionGoneError,
+    GeminiSubmitTimeoutError,
+    GeminiTransientError,
+)
+from ..hooks.gemini_batch import JOB_SEARCH_BOUND, GeminiBatchHook, parse_time
 from ..results_writer import write_results
 from ..storage import check_results_location, open_path
 from ..submitted_keys import SubmittedKeys, load_manifest, recording_keys, write_manifest
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
+from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
 STORE_KEY = "gemini_batch_submission"
 DISPLAY_NAME_LIMIT = 128
 DEFAULT_TIMEOUT = timedelta(hours=48)
+# How long a create refused for quota (429 RESOURCE_EXHAUSTED) is retried, deferred, before the task fails.
+# Real projects report quota refusals lasting minutes to hours (python-genai #1901).
+DEFAULT_SUBMIT_TIMEOUT = timedelta(hours=6)
+QUOTA_RETRY_INITIAL = 60.0     # first pause after a quota refusal; doubles ...
+QUOTA_RETRY_MAX = 30 * 60.0    # ... up to this
+# Slack for clocks when bounding the job search by the run's start.
+_CLOCK_SLACK = 3600.0
 CLEANUP_CHOICES = {"input_file", "result_file", "job"}
 INPUT_MODES = ("auto", "file", "inline")
 
@@ -48,13 +66,18 @@ def _seconds(value: timedelta | float | int | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
-    """Deterministic per logical task instance (never per try), readable, and short enough for the API."""
+def base_display_name(dag_id: str, task_id: str, run_id: str, map_index: int, prefix: str | None = None) -> str:
+    """Deterministic per logical task instance (never per try), readable, and short enough for the API.
+
+    A user's `prefix` (the operator's display_name) only replaces the readable part: the digest of
+    (dag, task, run, map index) is always appended, so a static name such as "nightly-summaries" never
+    ties two runs (or two map indexes) to one job (issue 13, rule 4)."""
     digest = hashlib.sha256(f"{dag_id}\x1f{task_id}\x1f{run_id}\x1f{map_index}".encode()).hexdigest()[:12]
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{dag_id}.{task_id}")
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", prefix.strip()) if prefix and prefix.strip() else \
+        "airflow-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{dag_id}.{task_id}")
     suffix = f"-{map_index}" if map_index is not None and map_index >= 0 else ""
     # Room is left for "-<digest>" (13), "-s<N>" and "-f<fingerprint>" (up to 17) within the limit.
-    head = f"airflow-{readable}"[: DISPLAY_NAME_LIMIT - len(suffix) - 32]
+    head = readable[: DISPLAY_NAME_LIMIT - len(suffix) - 32]
     return f"{head}{suffix}-{digest}"
 
 
@@ -95,8 +118,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
         ``{"key": ..., "request": ...}`` records. Goes inline under 20 MB, otherwise as an uploaded JSONL.
     :param input_file: instead of ``requests``: a JSONL path or URI (local, s3://, gs://, ...), validated
         line by line and uploaded, or an already uploaded ``files/...`` name (used as is).
-    :param display_name: job display name; default: deterministic from dag/task/run/map index, which is
-        how a retry finds a job whose creation it did not see.
+    :param display_name: a readable prefix for the job's display name (default ``airflow-<dag>.<task>``).
+        A digest of (dag, task, run, map index) is always appended: the name identifies this task
+        instance only, which is how a retry finds a job whose creation it did not see, and why two runs
+        never share, reattach to or cancel each other's job.
+    :param resubmit: a clear or retry whose earlier job of this task instance finished successfully
+        re-delivers that job's results and bills nothing (the default, False). True submits a new,
+        billed job on purpose (logged as such). Templated, e.g. ``"{{ dag_run.conf.get('resubmit', False) }}"``.
     :param wait_for_completion: wait for a terminal state (default True); False returns right after submit.
     :param deferrable: wait in the triggerer (default True; env GEMINI_BATCH_DEFERRABLE=false flips it).
     :param poll_interval: seconds between polls.
@@ -117,16 +145,26 @@ class GeminiBatchSubmitOperator(BaseOperator):
     :param system_instruction: a system instruction for every request that sets none.
     :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
         (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
-    :param max_consecutive_poll_errors: transient poll failures in a row tolerated.
     :param input_mode: ``"auto"`` (default): requests with keys of their own go as an uploaded JSONL file,
         whose every result line echoes its key; requests without keys go inline when they fit.
         ``"file"``: always a file. ``"inline"``: always inline (``requests=`` only, under 20 MB); an inline
         response that comes back without ``metadata.key`` is never matched by position: it is written
         unkeyed and its request counts as failed.
+    :param poll_error_tolerance: how long polls may keep failing transiently (429, 5xx, dropped
+        connections, garbled replies) before the wait gives up; default None: until ``timeout``.
+    :param retry_max_wait_seconds: the longest pause between failed polls (a server's Retry-After or
+        RetryInfo wins); default: the connection's ``retry_max_wait_seconds``. Both wait drivers use it.
+    :param submit_timeout: how long a create refused for quota (429 RESOURCE_EXHAUSTED) keeps being
+        retried, deferred (no worker slot), backing off from ``quota_retry_initial`` (1 min) doubling to
+        ``quota_retry_max`` (30 min), before the task fails (default 6 h; None: no limit).
+    :param max_pending_time: optional; a job still PENDING this long after submission is cancelled and
+        resubmitted once, deliberately (``-sN``); if the resubmission is stuck too, the task fails.
+    :param max_consecutive_poll_errors: deprecated and ignored: poll errors are tolerated by time
+        (``poll_error_tolerance``), not by count.
     """
 
     template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
-                                      "gemini_conn_id")
+                                      "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
     embeddings = False
@@ -139,8 +177,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  max_failed_ratio: float | None = None, results_path: str | None = None,
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  response_schema: Any = None, system_instruction: Any = None,
-                 on_changed_input: str = "fail", max_consecutive_poll_errors: int = 10,
-                 input_mode: str = "auto", **kwargs: Any) -> None:
+                 on_changed_input: str = "fail", max_consecutive_poll_errors: int | None = None,
+                 resubmit: bool | str = False, poll_error_tolerance: timedelta | float | None = None,
+                 retry_max_wait_seconds: float | None = None,
+                 submit_timeout: timedelta | float | None = DEFAULT_SUBMIT_TIMEOUT,
+                 quota_retry_initial: float = QUOTA_RETRY_INITIAL, quota_retry_max: float = QUOTA_RETRY_MAX,
+                 max_pending_time: timedelta | float | None = None, input_mode: str = "auto",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if input_mode not in INPUT_MODES:
             raise GeminiRequestError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}",
@@ -175,7 +218,14 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.response_schema = response_schema
         self.system_instruction = system_instruction
         self.on_changed_input = on_changed_input
-        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.max_consecutive_poll_errors = max_consecutive_poll_errors  # deprecated, ignored
+        self.resubmit = resubmit
+        self.poll_error_tolerance = poll_error_tolerance
+        self.retry_max_wait_seconds = retry_max_wait_seconds
+        self.submit_timeout = submit_timeout
+        self.quota_retry_initial = quota_retry_initial
+        self.quota_retry_max = quota_retry_max
+        self.max_pending_time = max_pending_time
         self._job_name: str | None = None
 
     @property
@@ -186,37 +236,62 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
     # ------------------------------------------------------------------ submit once
     def execute(self, context: Any) -> Any:
+        return self._submit_once(context, quota=None)
+
+    def execute_after_quota_wait(self, context: Any, event: Any = None, quota: dict | None = None) -> Any:
+        """Resumed after a quota wait (a time-based trigger): try again, looking for the job first."""
+        self.log.info("Quota wait over (attempt %d): looking for this task's job, then trying to create it again.",
+                      (quota or {}).get("attempts", 0) + 1)
+        return self._submit_once(context, quota=quota or {})
+
+    def _submit_once(self, context: Any, quota: dict | None) -> Any:
         if (self.requests is None) == (self.input_file is None):
             raise GeminiRequestError("give exactly one of requests= or input_file=", location="operator")
         base = self._base_display_name(context)
         store = context.get("task_state_store")
         record = _store_get(store)
         # The temp copy of a file input lives only until it is uploaded, never through the wait.
-        with self._prepared_input() as prepared:  # validates everything: nothing billable yet
-            job_name, deadline = self._submit_or_reattach(context, base, store, record, prepared)
+        try:
+            with self._prepared_input() as prepared:  # validates everything: nothing billable yet
+                job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
+                                                                        search=quota is not None)
+        except _QuotaRefused as refused:
+            self._defer_for_quota(refused, quota)  # raises TaskDeferred, or GeminiSubmitTimeoutError
+            raise  # unreachable: defer always raises
+        if finished is not None:
+            # The job of an earlier try (or of this task before a clear) already finished: straight to its
+            # results, no wait, whatever deadline was stored.
+            self._job_name = job_name
+            context["ti"].xcom_push(key="job_name", value=job_name)
+            return self._complete(context, build_event(STATUS_TERMINAL, job_name, f"job ended {finished.state} "
+                                                       "(found finished on reattach)", finished))
         return self._after_submit(context, job_name, deadline)
 
     def _submit_or_reattach(self, context: Any, base: str, store: Any, record: dict | None,
-                            prepared: "_PreparedInput") -> tuple[str, float | None]:
-        existing = self._find_existing(record, base, context["ti"].try_number)
+                            prepared: "_PreparedInput", search: bool = False
+                            ) -> tuple[str, float | None, JobSnapshot | None]:
+        existing = self._find_existing(record, base, context, search)
         if existing is None:
-            return self._submit(context, base, 1, prepared)
+            return (*self._submit(context, base, 1, prepared), None)
         earlier = self._fingerprint_of(existing, record, base)
         parsed = parse_display_name(existing.display_name, base)
         submission = (parsed[0] if parsed else 1) + 1
         if earlier is not None and not prepared.fingerprint.startswith(earlier):
             self._on_changed_input(existing, submission)
+        elif existing.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL) and _truthy(self.resubmit):
+            self.log.warning("resubmit=True: %s already finished %s; submitting a NEW, billed job on purpose "
+                             "(submission #%d).", existing.name, existing.state, submission)
         elif existing.outcome in (Outcome.WAITING, Outcome.SUCCEEDED, Outcome.PARTIAL):
             self.log.info("Reattaching to %s (%s) from an earlier try; not submitting again.",
                           existing.name, existing.state)
             deadline = (record or {}).get("deadline") or self._deadline()
             _store_set(store, {**(record or {}), "job_name": existing.name,
                                "display_name": existing.display_name, "deadline": deadline})
-            return existing.name, deadline
+            return existing.name, deadline, (existing if existing.is_terminal else None)
         else:
             self.log.warning("The earlier job %s ended %s: submitting a new job on purpose (submission #%d).",
                              existing.name, existing.state, submission)
-        return self._submit(context, base, submission, prepared)
+        return (*self._submit(context, base, submission, prepared), None)
 
     def _fingerprint_of(self, existing: JobSnapshot, record: dict | None, base: str) -> str | None:
         if record and record.get("job_name") == existing.name and record.get("fingerprint"):
@@ -237,20 +312,29 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
     def _base_display_name(self, context: Any) -> str:
         ti = context["ti"]
-        return self.display_name or base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+        return base_display_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, prefix=self.display_name)
 
     def _submit(self, context: Any, base: str, submission: int,
                 prepared: "_PreparedInput") -> tuple[str, float | None]:
         store = context.get("task_state_store")
+        record = _store_get(store) or {}
         display_name = display_name_for(base, submission, prepared.fingerprint)
-        source, uploaded = self._upload_if_needed(prepared, display_name)
-        intent = {"display_name": display_name, "input_file": uploaded, "fingerprint": prepared.fingerprint[:10]}
+        reused = self._reusable_upload(record, display_name, prepared)
+        source, uploaded = ({"file_name": reused}, reused) if reused else self._upload_if_needed(prepared, display_name)
+        intent = {"display_name": display_name, "input_file": uploaded, "fingerprint": prepared.fingerprint[:10],
+                  "pending_resubmits": record.get("pending_resubmits")}
         _store_set(store, intent)  # a crash from here on is found by this display name
-        operation = self.hook.create_batch(self.model, embeddings=self.embeddings, display_name=display_name,
-                                           **source)
+        try:
+            operation = self.hook.create_batch(self.model, embeddings=self.embeddings, display_name=display_name,
+                                               **source)
+        except GeminiTransientError as exc:
+            if exc.code == 429 or exc.status == "RESOURCE_EXHAUSTED":
+                raise _QuotaRefused(exc, display_name) from None
+            raise
         job_name = operation["name"]
         deadline = self._deadline()
-        _store_set(store, {**intent, "job_name": job_name, "deadline": deadline})
+        _store_set(store, {**intent, "job_name": job_name, "deadline": deadline, "submitted_at": time.time(),
+                           "submission": submission})
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
         self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
@@ -260,18 +344,78 @@ class GeminiBatchSubmitOperator(BaseOperator):
         seconds = _seconds(self.job_timeout)
         return None if seconds is None else time.time() + seconds
 
-    def _find_existing(self, record: dict | None, base: str, try_number: int) -> JobSnapshot | None:
+    def _reusable_upload(self, record: dict, display_name: str, prepared: "_PreparedInput") -> str | None:
+        """After a quota wait, the file uploaded for this very display name (same input fingerprint) is
+        used again instead of uploading another copy against the project's storage quota."""
+        if prepared.local_file is None or record.get("display_name") != display_name or not record.get("input_file"):
+            return None
+        try:
+            self.hook.get_file(record["input_file"])
+        except GeminiNotFoundError:
+            return None
+        self.log.info("Reusing %s, uploaded for %r before the quota wait.", record["input_file"], display_name)
+        return record["input_file"]
+
+    def _find_existing(self, record: dict | None, base: str, context: Any, search: bool = False
+                       ) -> JobSnapshot | None:
+        """This task instance's latest job, if any: the recorded one, else the newest by submission number
+        and create time among jobs named after this task instance (never list position: the API
+        documents no list order)."""
         if record and record.get("job_name"):
             try:
                 return self.hook.get_snapshot(record["job_name"])
             except GeminiNotFoundError:
+                if record.get("completed") and not _truthy(self.resubmit):
+                    raise GeminiSubmissionGoneError(
+                        f"{record['job_name']} ({record.get('display_name')}) finished {record.get('state')} on an "
+                        f"earlier try of this task instance and has since been deleted (cleanup=['job'] or by "
+                        f"hand), so its results cannot be delivered again. Nothing was submitted, nothing billed. "
+                        f"To submit a new, billed job on purpose, set resubmit=True on the operator (for example "
+                        f"resubmit=\"{{{{ dag_run.conf.get('resubmit', False) }}}}\" and trigger with "
+                        f"{{\"resubmit\": true}}), then clear the task.") from None
                 self.log.warning("Recorded job %s no longer exists; looking for others.", record["job_name"])
-        if (record and record.get("display_name")) or try_number > 1:
-            found = [j for j in self.hook.find_jobs(display_name_prefix=base)
-                     if parse_display_name(j.display_name, base) is not None]
-            if found:
-                return found[0]
+        if record or search or context["ti"].try_number > 1:
+            found = self.hook.find_jobs(display_name_prefix=base, newer_than=_run_started(context),
+                                        max_scanned=JOB_SEARCH_BOUND)
+            ours = [(parse_display_name(j.display_name, base), j) for j in found]
+            ours = [(parsed[0], parse_time(j.create_time) or 0.0, j) for parsed, j in ours if parsed is not None]
+            if ours:
+                return max(ours, key=lambda item: (item[0], item[1]))[2]
         return None
+
+    def _defer_for_quota(self, refused: "_QuotaRefused", quota: dict | None) -> None:
+        """Creating the job was refused for quota: wait for it in the triggerer (a time-based trigger), not
+        in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first."""
+        from datetime import datetime, timezone
+
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        now = time.time()
+        quota = {"since": now, "attempts": 0, **(quota or {})}
+        quota["attempts"] += 1
+        limit = _seconds(self.submit_timeout)
+        until = None if limit is None else quota["since"] + limit
+        waited = now - quota["since"]
+        if until is not None and now >= until:
+            raise GeminiSubmitTimeoutError(
+                f"Creating {refused.display_name!r} was refused for quota for {waited:.0f}s ({quota['attempts']} "
+                f"attempts), past submit_timeout={limit:.0f}s: {refused.error}. No job was created, nothing billed. "
+                f"Raise submit_timeout, lower the number of concurrent batch tasks (a pool, see "
+                f"docs/production.md), or ask for more quota.")
+        delay = min(self.quota_retry_max, self.quota_retry_initial * 2 ** (quota["attempts"] - 1))
+        if refused.error.retry_after:
+            delay = max(delay, refused.error.retry_after)
+        if until is not None:
+            delay = min(delay, max(0.0, until - now))
+        moment = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self.log.warning(
+            "Creating %r was refused for quota (%s). Not failing and not holding a worker slot: deferring; next "
+            "attempt at %s (in %.0fs, attempt %d)%s.", refused.display_name, refused.error, moment.isoformat(),
+            delay, quota["attempts"] + 1,
+            "" if until is None else f"; giving up at {datetime.fromtimestamp(until, timezone.utc).isoformat()} "
+                                     f"(submit_timeout)")
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota_wait",
+                   kwargs={"quota": quota})
 
     def _records(self, records: Iterable) -> Iterator:
         json_schema = OutputValidator(self.response_schema).json_schema if self.response_schema is not None else None
@@ -357,26 +501,71 @@ class GeminiBatchSubmitOperator(BaseOperator):
         return load_manifest(self.results_path, parsed[1] if parsed else None)
 
     # ------------------------------------------------------------------ wait
+    def _wait_settings(self, context: Any) -> dict[str, Any]:
+        """What both wait drivers get: the same tolerance, backoff cap and pending limit."""
+        record = _store_get(context.get("task_state_store")) or {}
+        pending = _seconds(self.max_pending_time)
+        submitted = record.get("submitted_at") or time.time()
+        retry_max = self.retry_max_wait_seconds
+        return {"retry_max_wait_seconds": float(retry_max if retry_max is not None
+                                                else self.hook.settings.retry_max_wait_seconds),
+                "error_tolerance_seconds": _seconds(self.poll_error_tolerance),
+                "pending_deadline": None if pending is None else submitted + pending}
+
     def _after_submit(self, context: Any, job_name: str, deadline: float | None) -> Any:
         self._job_name = job_name
         context["ti"].xcom_push(key="job_name", value=job_name)
         if not self.wait_for_completion:
             return {"job_name": job_name, "state": None, "waited": False}
+        settings = self._wait_settings(context)
         if self.deferrable:
             backstop = None if deadline is None else timedelta(seconds=max(60.0, deadline - time.time() + 3600))
             self.defer(
                 trigger=GeminiBatchJobTrigger(
                     job_name=job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poll_interval,
                     deadline=deadline, cancel_on_timeout=self.cancel_on_timeout, cancel_on_kill=self.cancel_on_kill,
-                    max_consecutive_errors=self.max_consecutive_poll_errors),
+                    **settings),
                 method_name="execute_complete",
                 timeout=backstop,
             )
-        return self._finish(context, poll_until_done(self.hook, job_name, self.poll_interval, deadline,
-                                                     self.cancel_on_timeout, self.log))
+        return self._complete(context, poll_until_done(self.hook, job_name, self.poll_interval, deadline,
+                                                       self.cancel_on_timeout, self.log, **settings))
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """The trigger's event, checked against the versioned contract before anything acts on it."""
+        return self._complete(context, validate_event(event))
+
+    def _complete(self, context: Any, event: dict[str, Any]) -> Any:
+        event = validate_event(event)
+        store = context.get("task_state_store")
+        record = _store_get(store) or {}
+        if event["status"] == STATUS_TERMINAL and event.get("state") in (
+                "JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
+            # Remembered before results are written: a clear from now on re-delivers from this job, whatever
+            # cleanup deletes later, and never bills a new one silently.
+            _store_set(store, {**record, "job_name": event["job_name"], "completed": True, "state": event["state"]})
+        if event["status"] == STATUS_STUCK:
+            return self._resubmit_stuck(context, event, record)
         return self._finish(context, event)
+
+    def _resubmit_stuck(self, context: Any, event: dict[str, Any], record: dict) -> Any:
+        """max_pending_time: the job was cancelled while still PENDING. Resubmit once, on purpose."""
+        if record.get("pending_resubmits"):
+            raise GeminiJobStuckPendingError(
+                f"{event['job_name']} stayed PENDING past max_pending_time={_seconds(self.max_pending_time):.0f}s "
+                f"and was cancelled; it was already the deliberate resubmission of a job stuck the same way, so "
+                f"the task fails instead of billing a third. The service may be saturated: try later, on "
+                f"another model, or without max_pending_time.", job_name=event["job_name"], state=event.get("state"))
+        base = self._base_display_name(context)
+        parsed = parse_display_name(event.get("display_name") or base, base)
+        submission = (parsed[0] if parsed else 1) + 1
+        self.log.warning("%s stayed PENDING past max_pending_time and was cancelled: submitting it again on purpose "
+                         "(submission #%d, once).", event["job_name"], submission)
+        store = context.get("task_state_store")
+        _store_set(store, {**record, "pending_resubmits": 1})
+        with self._prepared_input() as prepared:
+            job_name, deadline = self._submit(context, base, submission, prepared)
+        return self._after_submit(context, job_name, deadline)
 
     # ------------------------------------------------------------------ finish
     def _finish(self, context: Any, event: dict[str, Any]) -> Any:
@@ -472,28 +661,67 @@ class GeminiBatchEmbedOperator(GeminiBatchSubmitOperator):
 
 # ---------------------------------------------------------------------- the in-worker wait driver
 def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, deadline: float | None,
-                    cancel_on_timeout: bool, log: Any) -> dict[str, Any]:
-    """The non-deferrable driver: the same event the trigger yields, produced by polling in the worker."""
-    last = None
-    while True:
-        if deadline is not None and time.time() >= deadline:
-            reason = f"deadline passed before {job_name} finished"
-            if cancel_on_timeout:
-                try:
-                    hook.cancel_job(job_name)
-                    reason += "; the remote job was cancelled"
-                except GeminiBatchError as exc:
-                    reason += f"; cancelling the remote job failed: {exc}"
-            return build_event(STATUS_TIMEOUT, job_name, reason, last)
+                    cancel_on_timeout: bool, log: Any, *, retry_max_wait_seconds: float | None = None,
+                    error_tolerance_seconds: float | None = None, pending_deadline: float | None = None,
+                    sleep: Any = time.sleep) -> dict[str, Any]:
+    """The non-deferrable driver of the wait policy (..waiting), as the trigger is the deferrable one: it
+    polls (one try per poll: the policy owns the backoff), sleeps and cancels as the policy says, and
+    returns the same event."""
+    cfg = WaitConfig(job_name=job_name, poll_interval=poll_interval, deadline=deadline,
+                     cancel_on_timeout=cancel_on_timeout,
+                     retry_max_wait_seconds=(retry_max_wait_seconds if retry_max_wait_seconds is not None
+                                             else hook.settings.retry_max_wait_seconds),
+                     error_tolerance_seconds=error_tolerance_seconds, pending_deadline=pending_deadline)
+    progress = WaitProgress()
+
+    def poll():
         try:
-            last = hook.get_snapshot(job_name)
+            return hook.get_snapshot(job_name, attempts=0)
         except GeminiBatchError as exc:
-            return build_event(STATUS_ERROR, job_name, str(exc), last)
-        log.info("%s", last.describe())
-        if last.is_terminal:
-            return build_event(STATUS_TERMINAL, job_name, f"job ended {last.state}", last)
-        wait = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.time()))
-        time.sleep(wait)
+            return classify(exc)
+
+    while True:
+        result = poll()
+        if isinstance(result, JobSnapshot):
+            log.info("%s", result.describe())
+        decision = after_poll(cfg, progress, result, time.time())
+        if decision.note:
+            log.warning("%s", decision.note)
+        if decision.action == WAIT:
+            sleep(decision.delay)
+            continue
+        if decision.action == CANCEL_THEN_EMIT:
+            cancel_error = None
+            try:
+                hook.cancel_job(job_name)
+            except GeminiBatchError as exc:
+                cancel_error = str(exc)
+            decision = after_cancel(cfg, progress, cancel_error, poll(), time.time())
+        return decision.event
+
+
+def _truthy(value: Any) -> bool:
+    """resubmit is templated: a rendered "True"/"false"/"1" string counts as what it says."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _run_started(context: Any) -> float | None:
+    """A lower bound on when any job of this task instance could have been created (the run's run_after
+    or logical date, which a clear does not move), less an hour for clocks; None if unknown."""
+    dag_run = context.get("dag_run")
+    stamps = [getattr(dag_run, name, None) for name in ("run_after", "logical_date", "queued_at")] if dag_run else []
+    stamps = [s.timestamp() for s in stamps if s is not None and hasattr(s, "timestamp")]
+    return min(stamps) - _CLOCK_SLACK if stamps else None
+
+
+class _QuotaRefused(Exception):
+    """Internal: the create was refused for quota after the hook's short retries."""
+
+    def __init__(self, error: GeminiTransientError, display_name: str):
+        super().__init__(str(error))
+        self.error, self.display_name = error, display_name
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """GeminiBatchJobTrigger: waits in the triggerer for one job to reach a terminal state. It only polls.
 
 It never creates a job (a triggerer restart re-runs run(), and a create here would bill twice),
-never blocks the loop, carries a wall-clock deadline that survives restarts, and tolerates a run
-of transient errors with backoff before it gives up. It yields exactly one event.
+never blocks the loop, and carries a wall-clock deadline that survives restarts. What to do after each
+poll (keep waiting and how long, cancel, emit) is decided by the pure policy in ..waiting, the same
+one the in-worker wait follows. It yields exactly one event (events.EVENT_VERSION).
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event
-from ..exceptions import GeminiBatchError, GeminiTransientError, GeminiUnreachableError
+from ..exceptions import GeminiBatchError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
-from ..retry_policy import backoff_delay
 from ..states import parse_job
-
+from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
 
 class GeminiBatchJobTrigger(BaseTrigger):
@@ -26,16 +25,22 @@ class GeminiBatchJobTrigger(BaseTrigger):
     :param job_name: ``batches/<id>``.
     :param gemini_conn_id: the connection to read the key from (the key itself is never serialised).
     :param poll_interval: seconds between polls.
-    :param deadline: wall-clock epoch seconds after which the wait ends with status ``timeout``;
-        computed once at submit so that a triggerer restart does not move it. None: no deadline.
+    :param deadline: wall-clock epoch seconds after which the wait ends with status ``timeout`` (after one
+        last poll); computed once at submit so that a triggerer restart does not move it. None: no deadline.
     :param cancel_on_timeout: cancel the remote job when the deadline passes.
     :param cancel_on_kill: cancel the remote job when a user kills the task (mark failed / clear).
-    :param max_consecutive_errors: transient poll failures in a row tolerated before giving up.
+    :param retry_max_wait_seconds: the longest backoff between failed polls (a server's Retry-After wins).
+    :param error_tolerance_seconds: how long polls may keep failing transiently before the wait gives up;
+        None: until the deadline.
+    :param pending_deadline: epoch seconds; a job still PENDING then is cancelled (``stuck_pending``).
+    :param max_consecutive_errors: accepted for triggers serialised by older versions; ignored (errors are
+        tolerated by time now, not by count).
     """
 
     def __init__(self, job_name: str, gemini_conn_id: str = "gemini_default", poll_interval: float = 30.0,
                  deadline: float | None = None, cancel_on_timeout: bool = True, cancel_on_kill: bool = True,
-                 max_consecutive_errors: int = 10, retry_max_wait_seconds: float = 60.0) -> None:
+                 max_consecutive_errors: int | None = None, retry_max_wait_seconds: float = 60.0,
+                 error_tolerance_seconds: float | None = None, pending_deadline: float | None = None) -> None:
         super().__init__()
         self.job_name = job_name
         self.gemini_conn_id = gemini_conn_id
@@ -43,8 +48,9 @@ class GeminiBatchJobTrigger(BaseTrigger):
         self.deadline = deadline
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
-        self.max_consecutive_errors = max_consecutive_errors
         self.retry_max_wait_seconds = retry_max_wait_seconds
+        self.error_tolerance_seconds = error_tolerance_seconds
+        self.pending_deadline = pending_deadline
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
@@ -54,61 +60,48 @@ class GeminiBatchJobTrigger(BaseTrigger):
             "deadline": self.deadline,
             "cancel_on_timeout": self.cancel_on_timeout,
             "cancel_on_kill": self.cancel_on_kill,
-            "max_consecutive_errors": self.max_consecutive_errors,
             "retry_max_wait_seconds": self.retry_max_wait_seconds,
+            "error_tolerance_seconds": self.error_tolerance_seconds,
+            "pending_deadline": self.pending_deadline,
         })
 
-    def _event(self, status: str, reason: str, snapshot=None) -> TriggerEvent:
-        return TriggerEvent(build_event(status, self.job_name, reason, snapshot))
+    def config(self) -> WaitConfig:
+        return WaitConfig(job_name=self.job_name, poll_interval=self.poll_interval, deadline=self.deadline,
+                          cancel_on_timeout=self.cancel_on_timeout, retry_max_wait_seconds=self.retry_max_wait_seconds,
+                          error_tolerance_seconds=self.error_tolerance_seconds, pending_deadline=self.pending_deadline)
 
-    def _remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.time()
+    async def _poll(self, hook: AsyncGeminiBatchHook):
+        try:
+            return parse_job(await hook.get_job_raw(self.job_name))
+        except GeminiBatchError as exc:
+            return classify(exc)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AsyncGeminiBatchHook(self.gemini_conn_id)
-        errors = 0
-        last = None
+        cfg, progress = self.config(), WaitProgress()
         try:
             while True:
-                remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
-                    yield await self._timeout(hook, last)
-                    return
-                try:
-                    snapshot = parse_job(await hook.get_job_raw(self.job_name))
-                except (GeminiTransientError, GeminiUnreachableError) as exc:
-                    errors += 1
-                    if errors > self.max_consecutive_errors:
-                        yield self._event(STATUS_ERROR, f"gave up after {errors} failed polls in a row: {exc}", last)
-                        return
-                    delay = backoff_delay(errors, self.retry_max_wait_seconds, initial=1.0)
-                    self.log.warning("Polling %s failed (%d in a row, next try in %.1fs): %s",
-                                     self.job_name, errors, delay, exc)
-                    await asyncio.sleep(_capped(delay, self._remaining()))
+                result = await self._poll(hook)
+                if hasattr(result, "describe"):
+                    self.log.info("%s", result.describe())
+                decision = after_poll(cfg, progress, result, time.time())
+                if decision.note:
+                    self.log.warning("%s", decision.note)
+                if decision.action == WAIT:
+                    await asyncio.sleep(decision.delay)
                     continue
-                except GeminiBatchError as exc:
-                    yield self._event(STATUS_ERROR, str(exc), last)
-                    return
-                errors = 0
-                last = snapshot
-                self.log.info("%s", snapshot.describe())
-                if snapshot.is_terminal:
-                    yield self._event(STATUS_TERMINAL, f"job ended {snapshot.state}", snapshot)
-                    return
-                await asyncio.sleep(_capped(self.poll_interval, self._remaining()))
+                if decision.action == CANCEL_THEN_EMIT:
+                    cancel_error = None
+                    try:
+                        await hook.cancel_job(self.job_name)
+                    except GeminiBatchError as exc:
+                        cancel_error = str(exc)
+                    decision = after_cancel(cfg, progress, cancel_error, await self._poll(hook), time.time())
+                self.log.info("%s: %s", self.job_name, decision.event["reason"])
+                yield TriggerEvent(decision.event)
+                return
         finally:
             await hook.close()
-
-    async def _timeout(self, hook: AsyncGeminiBatchHook, last) -> TriggerEvent:
-        reason = f"deadline passed before {self.job_name} finished"
-        if self.cancel_on_timeout:
-            try:
-                await hook.cancel_job(self.job_name)
-                reason += "; the remote job was cancelled"
-            except GeminiBatchError as exc:
-                reason += f"; cancelling the remote job failed: {exc}"
-        self.log.warning("%s", reason)
-        return self._event(STATUS_TIMEOUT, reason, last)
 
     async def on_kill(self) -> None:
         """The user killed the task (mark failed / clear): stop paying for the job."""
@@ -122,7 +115,3 @@ class GeminiBatchJobTrigger(BaseTrigger):
             self.log.warning("Task killed: cancelling %s failed: %s", self.job_name, exc)
         finally:
             await hook.close()
-
-
-def _capped(delay: float, remaining: float | None) -> float:
-    return max(0.0, delay if remaining is None else min(delay, remaining))

@@ -45,12 +45,14 @@ async def test_tolerates_transient_errors(gemini_conn):
     assert ev["state"] == "JOB_STATE_SUCCEEDED"
 
 
-async def test_gives_up_after_too_many_errors_in_a_row(gemini_conn):
+async def test_gives_up_when_polls_keep_failing_past_the_tolerance_time(gemini_conn):
+    # Tolerance is time (default: until the deadline), not a count: 20 x 503 over more than 0.3 s ends it.
     name = create()
-    gemini_conn.script_faults("batches.get", *["503"] * 4)
-    ev = (await events_of(GeminiBatchJobTrigger(name, poll_interval=0.1, max_consecutive_errors=3,
+    gemini_conn.script_faults("batches.get", *["503"] * 20)
+    ev = (await events_of(GeminiBatchJobTrigger(name, poll_interval=0.1, error_tolerance_seconds=0.3,
                                                 retry_max_wait_seconds=0.05)))[0]
-    assert ev["status"] == "error" and "4 failed polls in a row" in ev["reason"]
+    assert ev["status"] == "error" and "gave up after polls failed for" in ev["reason"]
+    assert "503" in ev["reason"] and "tolerance 0s" in ev["reason"]
 
 
 async def test_not_found_ends_with_an_error_event(gemini_conn):
@@ -66,12 +68,14 @@ async def test_deadline_cancels_a_stuck_job(gemini_conn):
 
 
 async def test_deadline_in_the_past_after_a_restart_does_not_reset(gemini_conn):
-    # A triggerer restart re-creates the trigger from its kwargs: the deadline comes back unchanged.
+    # A triggerer restart re-creates the trigger from its kwargs: the deadline comes back unchanged, and
+    # one last poll (never more) confirms the job is still running before the timeout is declared.
     name = create(display_name="EMULATOR:STUCK_PENDING")
     kwargs = GeminiBatchJobTrigger(name, poll_interval=0.1, deadline=time.time() - 1).serialize()[1]
     ev = (await events_of(GeminiBatchJobTrigger(**kwargs)))[0]
-    assert ev["status"] == "timeout"
-    assert gemini_conn.stats()["calls"].get("batches.get", 0) == 0  # no poll after the deadline
+    assert ev["status"] == "timeout" and "still JOB_STATE_PENDING" not in ev["reason"]
+    assert ev["state"] == "JOB_STATE_CANCELLED"  # the poll after the cancel
+    assert gemini_conn.stats()["calls"].get("batches.get", 0) == 2  # the final poll, and the one after cancel
 
 
 async def test_on_kill_cancels_the_remote_job(gemini_conn):
