@@ -126,7 +126,9 @@ class KeyDigests:
         return len(self._digests)
 
     def __contains__(self, key: str) -> bool:
-        digest = key_digest(key)
+        return self.has(key_digest(key))
+
+    def has(self, digest: int) -> bool:
         i = bisect_left(self._digests, digest)
         return i < len(self._digests) and self._digests[i] == digest
 
@@ -182,11 +184,11 @@ class ResultTally:
                     _name(self.names["unkeyed_positions"], record["position"])
             return
         key = str(key)
-        if self.expected is not None and key not in self.expected:
+        digest = key_digest(key)  # once per record: hashing is most of the cost at a million records
+        if self.expected is not None and not self.expected.has(digest):
             self.foreign += 1
             _name(self.names["foreign_keys"], key)
             return
-        digest = key_digest(key)
         if digest in self._seen:
             self.duplicate_keys += 1
             if digest not in self._twice:
@@ -217,13 +219,15 @@ class ResultTally:
         missing_keys: list[str] = []
         if submitted_keys is not None:
             total = usable = missing = 0
+            seen, bad = self._seen, self._twice | self._not_ok
             for key in submitted_keys:
                 total += 1
-                if self.usable(key):
-                    usable += 1
-                elif not self.has_key(key):
+                digest = key_digest(key)
+                if digest not in seen:
                     missing += 1
                     _name(missing_keys, key)
+                elif digest not in bad:
+                    usable += 1
             out["missing_keys"] = missing_keys
         else:
             total = submitted if submitted is not None else len(self._seen)

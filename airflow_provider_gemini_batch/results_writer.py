@@ -82,8 +82,9 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
 
     `submitted`: the submitted keys (SubmittedKeys, from the manifest written at submit), or None when
     they are unknown (then batchStats' requestCount is the count). A download shorter than the file's
-    sizeBytes, or with fewer records than requestCount, is retried as a transient fault first; one that
-    stays short of sizeBytes, or a job that SUCCEEDED with no records, raises
+    sizeBytes (or, when the file has no sizeBytes, with fewer records than requestCount) is retried as a
+    transient fault first (a download that matched sizeBytes is the whole file: re-reading it would
+    not add lines); one that stays short of sizeBytes, or a job that SUCCEEDED with no records, raises
     GeminiResultsIncompleteError, and results_path keeps its previous content."""
     check = validator.check if validator is not None else None
     check_job_name(job_name)
@@ -104,7 +105,8 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
             out.write(_encode(record))
 
     def judge_short(tally: ResultTally, final: bool, what: str) -> None:
-        """Raised inside the atomic writer: nothing is published."""
+        """Raised inside the atomic writer: nothing is published. `final`: no retry would help (the last
+        attempt, inline results, or a download whose size matched the file's: the file itself is short)."""
         if tally.written < expected_count and not final:
             raise GeminiTransientError(f"{what} gave {tally.written} records for {expected_count} requests")
         if tally.written == 0 and expected_count:
@@ -127,7 +129,7 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
                 if size is not None and counted.bytes != size:
                     raise GeminiTransientError(f"Downloading {name}: got {counted.bytes} of its {size} bytes "
                                                "(the transfer ended early)")
-                judge_short(fresh, tries[0] >= attempts, f"the result file {name}")
+                judge_short(fresh, size is not None or tries[0] >= attempts, f"the result file {name}")
             return fresh
 
         try:

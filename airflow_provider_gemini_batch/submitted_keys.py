@@ -16,10 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+import msgspec
+
 from .batch_results import KeyDigests
 from .storage import atomic_writer, open_path, sibling
 
 LABEL = "submitted-keys"
+_DECODE = msgspec.json.Decoder(str).decode
+_ENCODE = msgspec.json.Encoder().encode
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +40,7 @@ class ManifestWriter:
         self.fingerprint = ""
 
     def add(self, key: str) -> None:
-        self._out.write(json.dumps(key, ensure_ascii=False).encode("utf-8") + b"\n")
+        self._out.write(_ENCODE(key) + b"\n")
         self.count += 1
 
 
@@ -95,9 +99,8 @@ def _read(path: Any) -> tuple[dict | None, Iterator[str]]:
     def keys() -> Iterator[str]:
         with path.open("rb") as fh:
             for line in fh:
-                value = json.loads(line)
-                if isinstance(value, str):
-                    yield value
+                if line[:1] == b'"':  # a key; the trailer is the one object line
+                    yield _DECODE(line)
     trailer = None
     with path.open("rb") as fh:
         for line in fh:

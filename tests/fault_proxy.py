@@ -283,3 +283,21 @@ class FaultProxy:
 
 def _plain(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP}
+
+
+@dataclass
+class ShortBody(Action):
+    """Declare the full Content-Length, send only the first part of the body, then close the connection:
+    the transfer is cut and the client can tell from the length alone. `at` as for Truncate."""
+
+    at: float = 0.5
+
+    async def respond(self, request, reply, proxy):
+        cut = int(len(reply.body) * self.at) if self.at < 1 else int(self.at)
+        headers = {**_plain(reply.headers), "Content-Length": str(len(reply.body))}
+        response = web.StreamResponse(status=reply.status, headers=headers)
+        await response.prepare(request)
+        await response.write(reply.body[:cut])
+        if request.transport is not None:
+            request.transport.close()
+        return response

@@ -42,12 +42,6 @@ class _GeminiBatchDecoratedOperator(DecoratedOperator, GeminiBatchSubmitOperator
         self.requests = self.python_callable(*self.op_args, **kwargs)
         return GeminiBatchSubmitOperator.execute(self, context)
 
-    def _input_keys(self):
-        # After a deferral the function is not run again just to name missing keys: they are counted.
-        if self.requests is SET_DURING_EXECUTION:
-            return None
-        return super()._input_keys()
-
 
 def gemini_batch_task(python_callable: Callable | None = None, **kwargs: Any) -> TaskDecorator:
     """

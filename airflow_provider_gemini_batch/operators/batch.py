@@ -33,7 +33,7 @@ from ..exceptions import (
 from ..hooks.gemini_batch import JOB_SEARCH_BOUND, GeminiBatchHook, parse_time
 from ..results_writer import write_results
 from ..storage import check_results_location, open_path
-from ..submitted_keys import SubmittedKeys, load_manifest, recording_keys, write_manifest
+from ..submitted_keys import SubmittedKeys, load_manifest, manifest_path, recording_keys, write_manifest
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -454,6 +454,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
             if self.input_mode == "inline" or (self.input_mode == "auto" and not user_keyed):
                 if fits_inline(lines):
                     write_manifest(manifest_at, (r.key for r in records), digest.hexdigest())
+                    self._log_manifest(manifest_at, len(records))
                     self.log.info("Sending %d requests inline (input_mode=%r).", len(records), self.input_mode)
                     yield _PreparedInput(digest.hexdigest(), inline=[r.inline() for r in records],
                                          count=len(records))
@@ -480,7 +481,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 tmp.flush()
                 check_file_size(tmp.tell(), where)
                 manifest.fingerprint = digest.hexdigest()
+            self._log_manifest(manifest_at, count)
             yield _PreparedInput(digest.hexdigest(), local_file=Path(tmp.name), count=count)
+
+    def _log_manifest(self, results_path: Any, count: int) -> None:
+        if results_path is not None:
+            self.log.info("Recorded the %d submitted keys at %s: the results are judged against them.", count,
+                          manifest_path(results_path))
 
     def _upload_if_needed(self, prepared: "_PreparedInput", display_name: str) -> tuple[dict, str | None]:
         if prepared.inline is not None:
