@@ -68,6 +68,7 @@ class WaitProgress:
     last: JobSnapshot | None = None
     last_error: str | None = None
     timing_out: str | None = None  # STATUS_TIMEOUT or STATUS_STUCK once a cancel was asked for
+    timing_out_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def after_poll(cfg: WaitConfig, progress: WaitProgress, result: PollResult, now:
 
 
 def _timeout(cfg: WaitConfig, progress: WaitProgress, why: str) -> Decision:
-    progress.timing_out = STATUS_TIMEOUT
+    progress.timing_out, progress.timing_out_why = STATUS_TIMEOUT, why
     reason = f"deadline passed before {cfg.job_name} finished ({why})"
     if cfg.cancel_on_timeout:
         return Decision(CANCEL_THEN_EMIT, note=f"{reason}: cancelling it")
@@ -149,7 +150,8 @@ def after_cancel(cfg: WaitConfig, progress: WaitProgress, cancel_error: str | No
     if status == STATUS_STUCK:
         reason = f"{cfg.job_name} was still PENDING past max_pending_time"
     else:
-        reason = f"deadline passed before {cfg.job_name} finished"
+        reason = f"deadline passed before {cfg.job_name} finished" + (
+            f" ({progress.timing_out_why})" if progress.timing_out_why else "")
     if cancel_error is None:
         reason += "; the remote job was cancelled"
     else:

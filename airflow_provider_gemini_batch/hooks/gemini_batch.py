@@ -354,7 +354,7 @@ class GeminiBatchHook(BaseHook):
 
     def find_jobs(self, *, display_name: str | None = None, display_name_prefix: str | None = None,
                   states: Iterable[str] | None = None, limit: int | None = None, newer_than: float | None = None,
-                  max_scanned: int | None = None) -> list[JobSnapshot]:
+                  max_scanned: int | None = None, page_size: int = 100) -> list[JobSnapshot]:
         """Jobs by exact display name, display-name prefix and/or states (any spelling), in list order
         (which the API does not document: callers choosing among jobs sort by create time themselves).
 
@@ -370,7 +370,7 @@ class GeminiBatchHook(BaseHook):
         newest_first = True
         previous: float | None = None
         page_all_old = True
-        for raw in self.iter_jobs_raw(page_marks=True):
+        for raw in self.iter_jobs_raw(page_size, page_marks=True):
             if raw is _PAGE_END:
                 if newer_than is not None and newest_first and page_all_old and scanned:
                     break

@@ -240,9 +240,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
     def execute_after_quota_wait(self, context: Any, event: Any = None, quota: dict | None = None) -> Any:
         """Resumed after a quota wait (a time-based trigger): try again, looking for the job first."""
+        # The quota window travels in the trigger's kwargs and in the task state store (dag.test() and some
+        # resume paths hand back only the event).
+        quota = quota or (_store_get(context.get("task_state_store")) or {}).get("quota") or {}
         self.log.info("Quota wait over (attempt %d): looking for this task's job, then trying to create it again.",
-                      (quota or {}).get("attempts", 0) + 1)
-        return self._submit_once(context, quota=quota or {})
+                      quota.get("attempts", 0) + 1)
+        return self._submit_once(context, quota=quota)
 
     def _submit_once(self, context: Any, quota: dict | None) -> Any:
         if (self.requests is None) == (self.input_file is None):
@@ -256,7 +259,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
                                                                         search=quota is not None)
         except _QuotaRefused as refused:
-            self._defer_for_quota(refused, quota)  # raises TaskDeferred, or GeminiSubmitTimeoutError
+            self._defer_for_quota(context, refused, quota)  # raises TaskDeferred, or GeminiSubmitTimeoutError
             raise  # unreachable: defer always raises
         if finished is not None:
             # The job of an earlier try (or of this task before a clear) already finished: straight to its
@@ -383,7 +386,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 return max(ours, key=lambda item: (item[0], item[1]))[2]
         return None
 
-    def _defer_for_quota(self, refused: "_QuotaRefused", quota: dict | None) -> None:
+    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> None:
         """Creating the job was refused for quota: wait for it in the triggerer (a time-based trigger), not
         in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first."""
         from datetime import datetime, timezone
@@ -408,6 +411,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         if until is not None:
             delay = min(delay, max(0.0, until - now))
         moment = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        store = context.get("task_state_store")
+        _store_set(store, {**(_store_get(store) or {}), "quota": quota})
         self.log.warning(
             "Creating %r was refused for quota (%s). Not failing and not holding a worker slot: deferring; next "
             "attempt at %s (in %.0fs, attempt %d)%s.", refused.display_name, refused.error, moment.isoformat(),
@@ -570,8 +575,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
                          "(submission #%d, once).", event["job_name"], submission)
         store = context.get("task_state_store")
         _store_set(store, {**record, "pending_resubmits": 1})
-        with self._prepared_input() as prepared:
-            job_name, deadline = self._submit(context, base, submission, prepared)
+        return self._resubmit(context, base, submission)
+
+    def _resubmit(self, context: Any, base: str, submission: int) -> Any:
+        """A deliberate new submission (expired, stuck): a quota refusal waits deferred here too."""
+        try:
+            with self._prepared_input() as prepared:
+                job_name, deadline = self._submit(context, base, submission, prepared)
+        except _QuotaRefused as refused:
+            self._defer_for_quota(context, refused, None)
+            raise
         return self._after_submit(context, job_name, deadline)
 
     # ------------------------------------------------------------------ finish
@@ -626,9 +639,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return None
         self.log.warning("%s EXPIRED: submitting a new job on purpose (on_expired='resubmit', submission #%d of %d).",
                          event.get("job_name"), done + 1, self.max_resubmits + 1)
-        with self._prepared_input() as prepared:
-            job_name, deadline = self._submit(context, base, done + 1, prepared)
-        return self._after_submit(context, job_name, deadline)
+        return self._resubmit(context, base, done + 1)
 
     def _clean_up(self, context: Any, job_name: str, responses_file: str | None) -> None:
         if "input_file" in self.cleanup:
@@ -723,11 +734,11 @@ def _run_started(context: Any) -> float | None:
     return min(stamps) - _CLOCK_SLACK if stamps else None
 
 
-class _QuotaRefused(Exception):
-    """Internal: the create was refused for quota after the hook's short retries."""
+class _QuotaRefused(GeminiTransientError):
+    """Internal: the create was refused for quota after the hook's short retries (typed, should it escape)."""
 
     def __init__(self, error: GeminiTransientError, display_name: str):
-        super().__init__(str(error))
+        super().__init__(str(error), code=error.code, status=error.status, retry_after=error.retry_after)
         self.error, self.display_name = error, display_name
 
 

@@ -1,0 +1,120 @@
+"""Issue 13 rule 4 at the operator level: which earlier job a retry picks, and a retry past its deadline.
+
+execute() runs for real against the emulator (through the fault proxy where the list order is the fault);
+the task instance and its task state store are small stand-ins."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
+from tests.conftest import SENTINEL_KEY
+from tests.fault_proxy import EditJson, FaultProxy
+
+
+class TaskInstanceStandIn:
+    dag_id, task_id, run_id, map_index = "identity", "submit", "manual__1", -1
+
+    def __init__(self, try_number):
+        self.try_number = try_number
+        self.pushed = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+class StoreStandIn(dict):
+    def set(self, key, value):
+        self[key] = json.loads(json.dumps(value))
+
+
+def run_try(try_number, store=None, **kwargs):
+    op = GeminiBatchSubmitOperator(task_id="submit", model="gemini-2.5-flash", requests=["a", "b"],
+                                   poll_interval=0.2, **{"wait_for_completion": False, **kwargs})
+    context = {"ti": TaskInstanceStandIn(try_number)}
+    if store is not None:
+        context["task_state_store"] = store
+    return op.execute(context)
+
+
+def oldest_first(data):
+    data["operations"] = list(reversed(data.get("operations", [])))
+    return data
+
+
+def test_the_latest_submission_is_chosen_whatever_the_list_order(gemini_conn, monkeypatch):
+    gemini_conn.configure(pending_seconds=60)
+    first = run_try(1)["job_name"]
+    gemini_conn.force_state(first, "EXPIRED")
+    second = run_try(2)["job_name"]  # the expired job is replaced, on purpose: -s2
+    assert second != first
+    with FaultProxy(gemini_conn.base_url) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
+            "extra": {"retry_max_wait_seconds": 0.2, "max_retries": 2}}))
+        proxy.script("GET", r"^/v1beta/batches\?", EditJson(oldest_first), times=None)
+        third = run_try(3)["job_name"]  # no store: found by display name, in a list that comes oldest first
+        assert any(s[2] == "EditJson" for s in proxy.seen)  # the list really came oldest first
+    stats = gemini_conn.stats()
+    assert third == second and stats["jobs_created"] == 2  # the old code picked found[0], the expired -s1
+    names = {j["name"]: j["displayName"] for j in stats["jobs"]}
+    assert "-s2-f" in names[second] and "-s2" not in names[first]
+
+
+def test_a_retry_past_the_deadline_whose_job_finished_goes_straight_to_results(gemini_conn, tmp_path):
+    store = StoreStandIn()
+    results = tmp_path / "out.jsonl"
+    first = run_try(1, store, timeout=0.5)["job_name"]
+    time.sleep(1.5)  # the job finished (FAST timings), and the stored deadline has passed
+    assert store["gemini_batch_submission"]["deadline"] < time.time()
+    summary = run_try(2, store, timeout=0.5, wait_for_completion=True, deferrable=True,
+                      results_path=str(results))  # deferrable: a deferral here would raise TaskDeferred
+    assert summary["job_name"] == first and summary["state"] == "JOB_STATE_SUCCEEDED"
+    assert len(results.read_text().splitlines()) == 2
+    assert gemini_conn.stats()["jobs_created"] == 1 and gemini_conn.stats()["jobs"][0]["state"] == "SUCCEEDED"
+    assert store["gemini_batch_submission"]["completed"] is True
+
+
+def test_a_retry_past_the_deadline_whose_job_still_runs_times_out_after_one_last_look(gemini_conn):
+    from airflow_provider_gemini_batch.exceptions import GeminiJobTimeoutError
+
+    gemini_conn.configure(pending_seconds=60)
+    store = StoreStandIn()
+    first = run_try(1, store, timeout=0.3)["job_name"]
+    time.sleep(0.5)
+    with pytest.raises(GeminiJobTimeoutError, match="deadline passed before .* finished .*still JOB_STATE_PENDING"):
+        run_try(2, store, timeout=0.3, wait_for_completion=True, deferrable=False)
+    assert gemini_conn.stats()["jobs_created"] == 1
+    assert {j["name"]: j["state"] for j in gemini_conn.stats()["jobs"]}[first] == "CANCELLED"
+
+
+def test_the_job_search_stops_paging_at_jobs_older_than_the_run_only_when_the_list_is_newest_first(
+        gemini_conn, monkeypatch):
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+
+    hook = GeminiBatchHook()
+    req = [{"request": {"contents": [{"parts": [{"text": "x"}]}]}, "metadata": {"key": "k"}}]
+    for i in range(4):
+        hook.create_batch("gemini-2.5-flash", requests=req, display_name=f"old-{i}")
+    time.sleep(1.1)
+    run_started = time.time()
+    for i in range(2):
+        hook.create_batch("gemini-2.5-flash", requests=req, display_name=f"new-{i}")
+    found = hook.find_jobs(display_name_prefix="new-", newer_than=run_started - 0.5, page_size=2)
+    assert sorted(j.display_name for j in found) == ["new-0", "new-1"]
+    assert gemini_conn.stats()["calls"]["batches.list"] == 2  # page 2 was all older than the run: stop
+    # The same search in a list that comes oldest first cannot stop early: it reads every page (bounded).
+    with FaultProxy(gemini_conn.base_url) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY}))
+        proxy.script("GET", r"^/v1beta/batches\?", EditJson(oldest_first), times=None)
+        found = GeminiBatchHook().find_jobs(display_name_prefix="new-", newer_than=run_started - 0.5, page_size=2)
+        assert sorted(j.display_name for j in found) == ["new-0", "new-1"]
+        assert gemini_conn.stats()["calls"]["batches.list"] == 2 + 3
+        bounded = GeminiBatchHook().find_jobs(display_name_prefix="new-", page_size=2, max_scanned=2)
+        # Stopped at the bound: the third job read (first of page 2) is past it, page 3 never asked for.
+        assert gemini_conn.stats()["calls"]["batches.list"] == 5 + 2
+        assert len(bounded) == 2  # page 1 held both new jobs (the proxy reverses within pages)
