@@ -441,7 +441,14 @@ class Store:
             now = time.time()
             with self.lock:
                 if job["final"] or job["id"] not in self.jobs:
-                    return  # cancelled or deleted meanwhile
+                    # Cancelled, deleted or reset meanwhile: drop the result file written for it, so that
+                    # it does not count against the next test's File API storage (realistic profile).
+                    out_id = (output.get("responsesFile") or "").removeprefix("files/")
+                    if out_id in self.files:
+                        self.delete_file(out_id)
+                    elif out_id:
+                        self.file_data_path(out_id).unlink(missing_ok=True)
+                    return
                 if job["marker"] == fake_model.FAIL_JOB:
                     error = {"code": 13, "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
                     self._finalize(job, "FAILED", now, stats=stats, output=None, error=error)
