@@ -1,4 +1,4 @@
-.PHONY: demo test test-slow soak bench clean
+.PHONY: demo test test-slow test-ui soak bench clean
 
 # The main job: example DAG end to end (emulator by default, Gemini when GEMINI_API_KEY is set).
 demo:
@@ -7,6 +7,11 @@ demo:
 # The test suite (what CI runs). Installs everything it needs into .venv.
 test:
 	bash scripts/test.sh
+
+# Browser tests of the Airflow UI (connection form, a deferred task page): installs chromium (apt) and
+# Playwright (venv) if missing, starts airflow standalone + the emulator itself; screenshots in ui-artefacts/.
+test-ui:
+	bash scripts/test-ui.sh
 
 # Long soak, large-file and scale runs, kept out of `make test`.
 test-slow:

@@ -35,14 +35,14 @@ def to_record(key: str | None, item: dict) -> dict:
         return record
     response = item["response"]
     record["status"] = "ok"
+    usage = response.get("usageMetadata")  # embedding results may carry it too: they are priced from it
     if "embedding" in response:
         record["embedding"] = (response["embedding"] or {}).get("values")
-        return record
-    text = _text(response)
-    if text is not None:
-        record["text"] = text
-    record["response"] = response
-    usage = response.get("usageMetadata")
+    else:
+        text = _text(response)
+        if text is not None:
+            record["text"] = text
+        record["response"] = response
     if usage:
         record["usage"] = {k: usage[k] for k in USAGE_FIELDS if k in usage}
     return record

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from . import __version__
 
+# The same address as [project.urls] Documentation in pyproject.toml (Airflow's Providers page reads that
+# one from the package metadata). The README renders on this page; see README "Links" for the repository.
+DOCUMENTATION_URL = "https://pypi.org/project/airflow-provider-gemini-batch/"
+
 
 def get_provider_info() -> dict:
     return {
@@ -12,6 +16,7 @@ def get_provider_info() -> dict:
         "description": "Submit, wait for (deferred) and fetch Gemini Batch API jobs: generate content and embeddings "
                        "at batch prices, submitted exactly once, results streamed.",
         "versions": [__version__],
+        "documentation-url": DOCUMENTATION_URL,
         "integrations": [{
             "integration-name": "Gemini Batch API",
             "external-doc-url": "https://ai.google.dev/gemini-api/docs/batch-mode",
@@ -26,6 +31,7 @@ def get_provider_info() -> dict:
                      "python-modules": ["airflow_provider_gemini_batch.sensors.batch"]}],
         "triggers": [{"integration-name": "Gemini Batch API",
                       "python-modules": ["airflow_provider_gemini_batch.triggers.batch"]}],
+        "extra-links": ["airflow_provider_gemini_batch.links.GeminiBatchResultsLink"],
         "task-decorators": [{"name": "gemini_batch",
                              "class-name": "airflow_provider_gemini_batch.decorators.gemini_batch.gemini_batch_task"}],
         "connection-types": [{
@@ -36,7 +42,8 @@ def get_provider_info() -> dict:
                 "hidden-fields": ["schema", "login", "port"],
                 "relabeling": {"host": "Base URL (optional)", "password": "API key"},
                 "placeholders": {
-                    "host": "https://generativelanguage.googleapis.com (leave empty) or http://127.0.0.1:8000 for the emulator",
+                    # Short enough to show whole in the form's input box.
+                    "host": "empty = Google, or http://127.0.0.1:8000",
                     "password": "Gemini API key",
                 },
             },
@@ -44,7 +51,8 @@ def get_provider_info() -> dict:
                 "api_version": {
                     "label": "API version",
                     "description": "Gemini API version path segment; v1beta is what the Batch guide uses.",
-                    "schema": {"type": ["string", "null"], "default": "v1beta", "enum": ["v1beta", "v1", None]},
+                    # No None in the enum: the form showed it as a literal "null" choice.
+                    "schema": {"type": "string", "default": "v1beta", "enum": ["v1beta", "v1"]},
                 },
                 "timeout_seconds": {
                     "label": "Request timeout (seconds)",
@@ -55,6 +63,11 @@ def get_provider_info() -> dict:
                     "label": "Retries for transient errors",
                     "description": "How often a 429/5xx/timeout/dropped connection is retried, with exponential backoff.",
                     "schema": {"type": ["integer", "null"], "default": 5},
+                },
+                "retry_max_wait_seconds": {
+                    "label": "Longest wait between retries (seconds)",
+                    "description": "Cap of the exponential backoff between retries of a transient error.",
+                    "schema": {"type": ["number", "null"], "default": 60},
                 },
             },
         }],

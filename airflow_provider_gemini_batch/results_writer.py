@@ -23,7 +23,7 @@ from .exceptions import (
     GeminiUnreachableError,
 )
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
-from .pricing import estimate_cost_usd
+from .pricing import usage_summary
 from .states import parse_job
 from .storage import atomic_writer, check_results_location, ensure_parent, open_path  # noqa: F401 (re-exported)
 from .submitted_keys import SubmittedKeys
@@ -150,7 +150,7 @@ def write_results(hook: GeminiBatchHook, job_name: str, results_path: Any,
                                **tally.summary(submitted=expected_count or None, submitted_keys=submitted)}
     if submitted is None:
         summary["keys_unknown"] = True
-    summary["estimated_cost_usd"] = estimate_cost_usd(snapshot.model, summary["tokens"])
+    summary.update(usage_summary(snapshot.model, summary["tokens"]))  # unknown is None, not {} / 0.0
     summary["responses_file"] = snapshot.responses_file
     log.info("Wrote %d result records (%d ok, %d errors, %d invalid output) to %s.", tally.written, tally.ok,
              tally.errors, tally.invalid_output, results_path)

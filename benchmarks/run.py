@@ -41,7 +41,7 @@ def main() -> None:
         rows = bench_requests.run(200_000 if args.quick else 1_000_000)
         results["requests"] = rows
         print_table("Request building and validation (target >= 200,000 requests/s)", rows,
-                    ["case", "requests", "seconds", "requests_per_s", "MB_written"])
+                    ["case", "requests", "seconds", "requests_per_s", "cpu_requests_per_s", "MB_written"])
 
     if "files" in only:
         import bench_files

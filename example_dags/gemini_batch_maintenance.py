@@ -24,7 +24,10 @@ def _age(job: dict) -> timedelta:
     return datetime.now(timezone.utc) - created
 
 
-@dag(schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"])
+# Paused on creation: on a fresh deployment it must not run (and go red) before the connection exists.
+# Unpause it in the UI once `gemini_default` is set up; `airflow dags test` runs it paused or not.
+@dag(schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"],
+     is_paused_upon_creation=True)
 def gemini_batch_maintenance():
     waiting = GeminiBatchListJobsOperator(task_id="list_waiting", display_name_prefix=PREFIX, states=WAITING)
     finished = GeminiBatchListJobsOperator(task_id="list_finished", display_name_prefix=PREFIX, states=FINISHED)

@@ -19,7 +19,10 @@ from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOpera
 SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"
 
 
-@dag(schedule="@daily", start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"])
+# Paused on creation: on a fresh deployment it must not run (and go red) before the connection exists.
+# Unpause it in the UI once `gemini_default` is set up; `airflow dags test` runs it paused or not.
+@dag(schedule="@daily", start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"],
+     is_paused_upon_creation=True)
 def gemini_batch_nightly():
     summary = GeminiBatchSubmitOperator(
         task_id="summarise",

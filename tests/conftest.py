@@ -32,6 +32,9 @@ for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AIRFLOW_CONN_GEMINI_DEFAULT", 
 
 from airflow_provider_gemini_batch.emulator import EmulatorProcess  # noqa: E402
 
+# The user-facing fixture `gemini_emulator` is opt-in; our suite opts in as a user would.
+pytest_plugins = ["airflow_provider_gemini_batch.emulator.pytest_plugin"]
+
 FAST = {"pending_seconds": 0.3, "running_seconds": 0.6}
 SENTINEL_KEY = "sentinel-KEY-4f7c104b5f0b7309"
 

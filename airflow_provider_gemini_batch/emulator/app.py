@@ -10,7 +10,9 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import EmulatorConfig
 from .faults import FaultInjector
@@ -29,6 +31,10 @@ EMBED_MODELS = {"gemini-embedding-001", "text-embedding-004"}
 INLINE_LIMIT_BYTES = 20 * 1024 * 1024
 FILE_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
 BATCH_FIELDS = {"displayName", "inputConfig", "model", "name", "priority", "webhookConfig"}
+# Output-only fields of the batch resource: a client that echoes a job back sends them; Google ignores them.
+BATCH_OUTPUT_ONLY = {"state", "createTime", "updateTime", "endTime", "output", "batchStats"}
+_ROUTE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 405: "NOT_FOUND", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED"}
 
 
 class ApiError(Exception):
@@ -81,6 +87,20 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         return JSONResponse({"error": {"code": 429, "message": str(exc), "status": "RESOURCE_EXHAUSTED"}},
                             status_code=429)
 
+    # Unknown routes and methods answer in Google's envelope too, never FastAPI's {"detail": ...}.
+    @app.exception_handler(StarletteHTTPException)
+    async def _route_error(request: Request, exc: StarletteHTTPException):
+        code = 404 if exc.status_code == 405 else exc.status_code
+        message = f"Method not found: {request.method} {request.url.path}" if code == 404 else str(exc.detail)
+        return JSONResponse({"error": {"code": code, "message": message,
+                                       "status": _ROUTE_STATUS.get(code, "UNKNOWN")}}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _query_error(_request: Request, exc: RequestValidationError):
+        where = ".".join(str(p) for p in (exc.errors() or [{}])[0].get("loc", ()) if p != "query")
+        return JSONResponse({"error": {"code": 400, "message": f"Invalid value at '{where}'.",
+                                       "status": "INVALID_ARGUMENT"}}, status_code=400)
+
     def require_key(request: Request) -> None:
         key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         if not key:
@@ -132,7 +152,7 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         if not isinstance(batch, dict):
             raise _invalid("* BatchGenerateContentRequest.batch: batch is required.")
         for key in batch:
-            if camel(key) not in BATCH_FIELDS:
+            if camel(key) not in BATCH_FIELDS and camel(key) not in BATCH_OUTPUT_ONLY:
                 raise _invalid(f'Invalid JSON payload received. Unknown name "{key}" at \'batch\': Cannot find field.')
         input_config = get_any(batch, "inputConfig") or {}
         file_name = get_any(input_config, "fileName")

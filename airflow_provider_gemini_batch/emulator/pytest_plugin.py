@@ -1,6 +1,7 @@
 """pytest fixture `gemini_emulator`: a fresh emulator on a free port for each test session.
 
-Registered through the `pytest11` entry point, so users' own DAG tests get it by installing us.
+Opt-in, so it never loads into a user's pytest uninvited: add to your conftest.py
+``pytest_plugins = ["airflow_provider_gemini_batch.emulator.pytest_plugin"]``.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ from ..retry_policy import is_transient_code, redact, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
-                      headers: Any = None) -> GeminiApiError:
+                      key_origin: str = "the connection", headers: Any = None) -> GeminiApiError:
     """An error for an HTTP reply `code` whose body is the API's {"error": {...}} (or anything).
-    A transient one carries `retry_after`: what Retry-After or RetryInfo asked for, if anything."""
+    `key_origin` names where the refused key came from (e.g. "connection 'gemini_default'"); a transient
+    error carries `retry_after`: what Retry-After or RetryInfo asked for, if anything."""
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body or b"{}")
@@ -33,7 +34,7 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
     reasons = {d.get("reason") for d in err.get("details") or [] if isinstance(d, dict)}
     text = redact(f"{what} failed: HTTP {code} {status}: {message}", secret)
     if code in (401, 403) or "API_KEY_INVALID" in reasons or "API key not valid" in message:
-        return GeminiAuthError(text + " (check the API key in the connection)")
+        return GeminiAuthError(text + f" (check the API key in {key_origin})")
     if code == 404:
         return GeminiNotFoundError(text, code=code, status=status)
     if is_transient_code(code):
@@ -41,14 +42,15 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
     return GeminiInvalidRequestError(text, code=code, status=status)
 
 
-def error_from_sdk(exc: Exception, what: str, secret: str | None) -> GeminiApiError | None:
+def error_from_sdk(exc: Exception, what: str, secret: str | None,
+                   key_origin: str = "the connection") -> GeminiApiError | None:
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
         body = {"error": {"message": exc.message or str(exc), "status": exc.status or "",
                           "details": (exc.details or {}).get("error", {}).get("details")
                           if isinstance(exc.details, dict) else None}}
-        return error_from_status(int(exc.code or 0), body, what, secret)
+        return error_from_status(int(exc.code or 0), body, what, secret, key_origin)
     return None
 
 
@@ -98,3 +100,13 @@ def redirect_error(code: int, location: str | None, what: str, url: str, secret:
         f"{what} failed: {url} answered HTTP {code} redirecting to another origin ({where}); not following it, so "
         f"the API key is not sent there. Point the connection's host at the API itself (no redirecting proxy).",
         secret), code=code, status="REDIRECT")
+
+
+def key_origin(settings: Any) -> str:
+    """Where a refused key came from, for the auth error: the connection by id, or the environment
+    variable the hook fell back to (the connection being absent)."""
+    source = getattr(settings, "key_source", "connection")
+    conn_id = getattr(settings, "conn_id", None)
+    if source == "connection":
+        return f"connection {conn_id!r}"
+    return f"{source} (connection {conn_id!r} is not defined)"

@@ -34,7 +34,16 @@ from ..batch_requests import check_file_size
 from ..retry_policy import next_delay, redact
 from ..settings import GeminiSettings, default_settings, resolve_settings
 from ..states import JobSnapshot, parse_job
-from .errors import error_from_sdk, error_from_status, json_object, origin, redirect_error, transport_error
+from .errors import (
+    error_from_sdk,
+    error_from_status,
+    json_object,
+    key_origin,
+    origin,
+    redirect_error,
+    transport_error,
+)
+from .tested_connection import tested_connection_id
 
 T = TypeVar("T")
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # the API's upload granularity
@@ -170,11 +179,15 @@ class GeminiBatchHook(BaseHook):
             url, kwargs = target, {k: v for k, v in kwargs.items() if k != "params"}
         raise redirect_error(reply.status_code, location, what + " (too many redirects)", url, self._secret())
 
+    def _key_origin(self) -> str:
+        return key_origin(self.settings)
+
     def _send(self, method: str, url: str, what: str, client: httpx.Client | None = None,
               **kwargs: Any) -> httpx.Response:
         response = self._request(client or self.http, method, url, what, **kwargs)
         if response.status_code != 200:
-            raise error_from_status(response.status_code, response.content, what, self._secret(), response.headers)
+            raise error_from_status(response.status_code, response.content, what, self._secret(), self._key_origin(),
+                                    response.headers)
         return response
 
     def _transport_error(self, exc: Exception, what: str) -> GeminiBatchError:
@@ -226,7 +239,7 @@ class GeminiBatchHook(BaseHook):
             except httpx.TransportError as exc:
                 raise self._transport_error(exc, what) from None
             except Exception as exc:
-                typed = error_from_sdk(exc, what, self._secret())
+                typed = error_from_sdk(exc, what, self._secret(), self._key_origin())
                 if typed is None:
                     raise
                 raise typed from None
@@ -234,6 +247,11 @@ class GeminiBatchHook(BaseHook):
 
     # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
+        ok, message = self._check_connection()
+        real = tested_connection_id(self.gemini_conn_id)  # the UI's Test button uses a temporary id
+        return ok, message.replace(repr(self.gemini_conn_id), repr(real))
+
+    def _check_connection(self) -> tuple[bool, str]:
         try:
             self._send("GET", self.settings.url("batches"), "Listing batch jobs", params={"pageSize": 1})
         except GeminiBatchError as exc:
@@ -496,7 +514,8 @@ class GeminiBatchHook(BaseHook):
             if reply.status_code != 200:
                 body = reply.read()
                 reply.close()
-                raise error_from_status(reply.status_code, body, what, self._secret(), reply.headers)
+                raise error_from_status(reply.status_code, body, what, self._secret(), self._key_origin(),
+                                        reply.headers)
             return reply
 
         def chunks(reply: httpx.Response) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from airflow.sdk import BaseHook
 
 from ..exceptions import GeminiBatchError
 from ..settings import GeminiSettings, resolve_settings
-from .errors import error_from_status, json_object, origin, redirect_error, transport_error
+from .errors import error_from_status, json_object, key_origin, origin, redirect_error, transport_error
 from .gemini_batch import check_job_name, check_job_reply
 
 # Bodies bigger than this (finished inline jobs) are parsed off the event loop.
@@ -111,7 +111,7 @@ class AsyncGeminiBatchHook(BaseHook):
                     url = target
                     continue
                 if status != 200:
-                    raise error_from_status(status, raw, what, s.api_key, headers)
+                    raise error_from_status(status, raw, what, s.api_key, key_origin(s), headers)
                 break
             else:
                 raise redirect_error(status, headers.get("Location"), what + " (too many redirects)", url, s.api_key)

@@ -34,6 +34,10 @@ from ..hooks.gemini_batch import JOB_SEARCH_BOUND, GeminiBatchHook, parse_time
 from ..results_writer import write_results
 from ..storage import check_results_location, open_path
 from ..submitted_keys import SubmittedKeys, load_manifest, manifest_path, recording_keys, write_manifest
+from ..failure_report import describe_failures, failure_sample
+from ..links import GeminiBatchResultsLink
+from ..progress_log import ProgressLog, iso_utc, short_state
+from ..rendered import schemas_as_json
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -145,6 +149,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
     :param system_instruction: a system instruction for every request that sets none.
     :param on_changed_input: a retry whose input no longer matches the job an earlier try submitted
         (the input fingerprint differs): ``"fail"`` (default) or ``"cancel_and_resubmit"``.
+    :param strict_validation: refuse request fields the schema snapshot does not know (and Vertex-only
+        ones) instead of warning and sending them as is (default False: the API may be newer than us).
     :param input_mode: ``"auto"`` (default): requests with keys of their own go as an uploaded JSONL file,
         whose every result line echoes its key; requests without keys go inline when they fit.
         ``"file"``: always a file. ``"inline"``: always inline (``requests=`` only, under 20 MB); an inline
@@ -167,6 +173,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                       "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
+    operator_extra_links = (GeminiBatchResultsLink(),)
     embeddings = False
 
     def __init__(self, *, model: str, requests: Any = None, input_file: Any = None,
@@ -178,12 +185,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
                  cleanup: Iterable[str] | str | None = None, on_expired: str = "fail", max_resubmits: int = 1,
                  response_schema: Any = None, system_instruction: Any = None,
                  on_changed_input: str = "fail", max_consecutive_poll_errors: int | None = None,
+                 strict_validation: bool = False, input_mode: str = "auto",
                  resubmit: bool | str = False, poll_error_tolerance: timedelta | float | None = None,
                  retry_max_wait_seconds: float | None = None,
                  submit_timeout: timedelta | float | None = DEFAULT_SUBMIT_TIMEOUT,
                  quota_retry_initial: float = QUOTA_RETRY_INITIAL, quota_retry_max: float = QUOTA_RETRY_MAX,
-                 max_pending_time: timedelta | float | None = None, input_mode: str = "auto",
-                 **kwargs: Any) -> None:
+                 max_pending_time: timedelta | float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if input_mode not in INPUT_MODES:
             raise GeminiRequestError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}",
@@ -226,7 +233,13 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.quota_retry_initial = quota_retry_initial
         self.quota_retry_max = quota_retry_max
         self.max_pending_time = max_pending_time
+        self.strict_validation = strict_validation
         self._job_name: str | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
+        self.requests = schemas_as_json(self.requests)
 
     @property
     def hook(self) -> GeminiBatchHook:
@@ -254,13 +267,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
         store = context.get("task_state_store")
         record = _store_get(store)
         # The temp copy of a file input lives only until it is uploaded, never through the wait.
-        try:
-            with self._prepared_input() as prepared:  # validates everything: nothing billable yet
-                job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
-                                                                        search=quota is not None)
-        except _QuotaRefused as refused:
-            self._defer_for_quota(context, refused, quota)  # raises TaskDeferred, or GeminiSubmitTimeoutError
-            raise  # unreachable: defer always raises
+        while True:
+            try:
+                with self._prepared_input() as prepared:  # validates everything: nothing billable yet
+                    job_name, deadline, finished = self._submit_or_reattach(context, base, store, record, prepared,
+                                                                            search=quota is not None)
+                break
+            except _QuotaRefused as refused:
+                # Deferrable: raises TaskDeferred (or GeminiSubmitTimeoutError). Not: waited here, try again.
+                quota = self._defer_for_quota(context, refused, quota)
+                record = _store_get(store)
         if finished is not None:
             # The job of an earlier try (or of this task before a clear) already finished: straight to its
             # results, no wait, whatever deadline was stored.
@@ -340,7 +356,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                            "submission": submission})
         if uploaded:
             context["ti"].xcom_push(key="input_file", value=uploaded)
-        self.log.info("Submitted %s (%s) as %r.", job_name, parse_job(operation).describe(), display_name)
+        self.log.info("Submitted %s as %r (%s).", job_name, display_name, short_state(parse_job(operation).state))
         return job_name, deadline
 
     def _deadline(self) -> float | None:
@@ -386,9 +402,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 return max(ours, key=lambda item: (item[0], item[1]))[2]
         return None
 
-    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> None:
+    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> dict:
         """Creating the job was refused for quota: wait for it in the triggerer (a time-based trigger), not
-        in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first."""
+        in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first.
+        With deferrable=False (no triggerer, by choice) the same wait happens in the worker, and the
+        updated quota window is returned for the caller's next attempt."""
         from datetime import datetime, timezone
 
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -414,13 +432,18 @@ class GeminiBatchSubmitOperator(BaseOperator):
         store = context.get("task_state_store")
         _store_set(store, {**(_store_get(store) or {}), "quota": quota})
         self.log.warning(
-            "Creating %r was refused for quota (%s). Not failing and not holding a worker slot: deferring; next "
-            "attempt at %s (in %.0fs, attempt %d)%s.", refused.display_name, refused.error, moment.isoformat(),
-            delay, quota["attempts"] + 1,
+            "Creating %r was refused for quota (%s). Not failing%s; next attempt at %s (in %.0fs, attempt %d)%s.",
+            refused.display_name, refused.error,
+            " and not holding a worker slot: deferring" if self.deferrable else " (deferrable=False: waiting in "
+            "the worker)", moment.isoformat(), delay, quota["attempts"] + 1,
             "" if until is None else f"; giving up at {datetime.fromtimestamp(until, timezone.utc).isoformat()} "
                                      f"(submit_timeout)")
+        if not self.deferrable:
+            time.sleep(delay)
+            return quota
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota_wait",
                    kwargs={"quota": quota})
+        return quota  # unreachable: defer raises
 
     def _records(self, records: Iterable) -> Iterator:
         json_schema = OutputValidator(self.response_schema).json_schema if self.response_schema is not None else None
@@ -449,7 +472,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
             user_keyed: list[bool] = []
             # Each request is encoded once: the same bytes feed the fingerprint, the size plan and the file.
             records = list(self._records(iter_keyed(_noting_user_keys(self.requests, user_keyed),
-                                                    embeddings=self.embeddings)))
+                                                    embeddings=self.embeddings,
+                                                    strict=self.strict_validation)))
             lines = [record.jsonl() for record in records]
             for line in lines:
                 digest.update(line)
@@ -481,7 +505,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
                         manifest.add(record.key)
                 else:
                     with open_path(self.input_file).open("rb") as fh:
-                        keyed = self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings))
+                        keyed = self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings,
+                                                          strict=self.strict_validation))
                         count = _write_jsonl(_noting_keys(keyed, manifest), tmp, digest)
                 tmp.flush()
                 check_file_size(tmp.tell(), where)
@@ -583,8 +608,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
             with self._prepared_input() as prepared:
                 job_name, deadline = self._submit(context, base, submission, prepared)
         except _QuotaRefused as refused:
-            self._defer_for_quota(context, refused, None)
-            raise
+            self._defer_for_quota(context, refused, None)  # deferrable: raises; else retried from the top
+            return self._submit_once(context, quota=(_store_get(context.get("task_state_store")) or {}).get(
+                "quota") or {})
         return self._after_submit(context, job_name, deadline)
 
     # ------------------------------------------------------------------ finish
@@ -610,22 +636,35 @@ class GeminiBatchSubmitOperator(BaseOperator):
                                          "succeeded": results["succeeded"], "failed": results["failed"]}}
         try:
             verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
-        except GeminiJobExpiredError:
+        except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:
-                raise
+                raise self._failed(context, summary, event, exc) from None
             return resubmitted
-        except GeminiPartialFailureError as exc:
-            if not problems:
-                raise
-            raise GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
-                                            job_name=exc.job_name, state=exc.state) from None
+        except GeminiBatchError as exc:
+            if isinstance(exc, GeminiPartialFailureError) and problems:
+                exc = GeminiPartialFailureError(f"{exc}. In the results written to {self.results_path}: {problems}",
+                                                job_name=exc.job_name, state=exc.state)
+            raise self._failed(context, summary, event, exc) from None
         self.log.info("%s: %s", job_name, verdict)
         if "results" in summary:
             # Only once the written results passed: a failing task keeps the job and its result file, so
             # a retry can download them again.
             self._clean_up(context, job_name, summary["results"].get("responses_file"))
         return summary
+
+    def _failed(self, context: Any, summary: dict, event: dict, exc: GeminiBatchError) -> GeminiBatchError:
+        """Before raising: name the failed requests (a partial failure) and leave the summary in XCom,
+        for downstream trigger_rule tasks and for people."""
+        if isinstance(exc, GeminiPartialFailureError):
+            where = (summary.get("results") or {}).get("path")
+            summary["failed_requests"] = failure_sample(self.hook, event.get("job_name"), where)
+            named = describe_failures(summary["failed_requests"], (event.get("counts") or {}).get("failed"), where)
+            self.log.error("%s", named)
+            exc = GeminiPartialFailureError(f"{exc}; {named}", job_name=exc.job_name, state=exc.state)
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        context["ti"].xcom_push(key="return_value", value=summary)
+        return exc
 
     def _maybe_resubmit(self, context: Any, event: dict[str, Any]) -> Any | None:
         if self.on_expired != "resubmit":
@@ -698,10 +737,11 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
         except GeminiBatchError as exc:
             return classify(exc)
 
+    lines = ProgressLog(job_name, deadline)  # logs changes and a heartbeat, not every poll
     while True:
         result = poll()
-        if isinstance(result, JobSnapshot):
-            log.info("%s", result.describe())
+        if isinstance(result, JobSnapshot) and (line := lines.snapshot_line(result)):
+            log.info("%s", line)
         decision = after_poll(cfg, progress, result, time.time())
         if decision.note:
             log.warning("%s", decision.note)
@@ -791,6 +831,8 @@ def _store_get(store: Any) -> dict | None:
 
 def _store_set(store: Any, value: dict) -> None:
     if store is not None:
+        if value.get("deadline") is not None:  # the epoch float, and ISO 8601 UTC for people reading the store
+            value = {**value, "deadline_utc": iso_utc(value["deadline"])}
         try:
             store.set(STORE_KEY, {k: v for k, v in value.items() if v is not None})
         except Exception as exc:  # same: the deterministic display name is the fallback

@@ -16,6 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..exceptions import GeminiBatchError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
+from ..progress_log import ProgressLog
 from ..states import parse_job
 from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
@@ -79,11 +80,12 @@ class GeminiBatchJobTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AsyncGeminiBatchHook(self.gemini_conn_id)
         cfg, progress = self.config(), WaitProgress()
+        lines = ProgressLog(self.job_name, self.deadline)  # logs changes and a heartbeat, not every poll
         try:
             while True:
                 result = await self._poll(hook)
-                if hasattr(result, "describe"):
-                    self.log.info("%s", result.describe())
+                if hasattr(result, "describe") and (line := lines.snapshot_line(result)):
+                    self.log.info("%s", line)
                 decision = after_poll(cfg, progress, result, time.time())
                 if decision.note:
                     self.log.warning("%s", decision.note)

@@ -161,6 +161,7 @@ def test_the_key_appears_nowhere_after_the_example_dag(deployment):
     """The nightly example DAG end to end; then the whole metadata DB (XCom, rendered fields, serialized
     DAGs, trigger kwargs, task instances) is dumped and searched, with every log and the emulator's."""
     cluster, emulator = deployment
+    cluster.airflow("dags", "unpause", "gemini_batch_nightly")  # it ships paused (is_paused_upon_creation)
     cluster.airflow("dags", "trigger", "gemini_batch_nightly")
     cluster.wait_for("the example to finish",
                      lambda: cluster.dag_run_state("gemini_batch_nightly") in ("success", "failed"), timeout=180)

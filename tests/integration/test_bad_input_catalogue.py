@@ -64,9 +64,13 @@ def test_malformed_json_line(gemini_conn, tmp_path):
             call=lambda: submit(input_file=jsonl(tmp_path, {"key": "a", "request": OK}, b'{"key": "b", "request": {\n')))
 
 
-def test_blank_line(gemini_conn, tmp_path):
-    refused(gemini_conn, exc.GeminiRequestError, "line 2", "blank line",
-            call=lambda: submit(input_file=jsonl(tmp_path, {"key": "a", "request": OK}, b"\n", {"key": "b", "request": OK})))
+def test_blank_lines_are_skipped_and_do_not_shift_line_numbers(gemini_conn, tmp_path):
+    # Blank lines (and a BOM, and CRLF) are accepted: the file is rewritten anyway. A later mistake is
+    # still named by the line number an editor shows.
+    refused(gemini_conn, exc.GeminiRequestError, "in.jsonl line 4 (key 'c').request.contents", "non-empty list",
+            call=lambda: submit(input_file=jsonl(tmp_path, b"\xef\xbb\xbf" + json.dumps({"key": "a", "request": OK}).encode()
+                                                 + b"\r\n", b"\r\n", {"key": "b", "request": OK},
+                                                 {"key": "c", "request": {"contents": []}})))
 
 
 def test_line_not_an_object(gemini_conn, tmp_path):
@@ -160,6 +164,38 @@ def test_response_schema_without_json_mime_type(gemini_conn):
             call=lambda: submit(requests=[{**OK, "config": {"response_schema": {"type": "STRING"}}}]))
 
 
+def test_lower_case_schema_type_in_rest_spelling(gemini_conn):
+    # The API refuses "object" with 400; google-genai upper-cases it only when it comes through config=.
+    refused(gemini_conn, exc.GeminiRequestError, "generation_config.response_schema.type", "write 'OBJECT'",
+            call=lambda: submit(requests=[{**OK, "generationConfig": {
+                "responseMimeType": "application/json", "responseSchema": {"type": "object"}}}]))
+
+
+def test_wrong_type_deep_in_generation_config(gemini_conn):
+    refused(gemini_conn, exc.GeminiRequestError, "requests[0].generation_config.thinking_config.thinking_budget",
+            "must be an integer", "'lots'",
+            call=lambda: submit(requests=[{**OK, "generation_config": {"thinking_config": {"thinking_budget": "lots"}}}]))
+
+
+def test_wrong_enum_value(gemini_conn):
+    refused(gemini_conn, exc.GeminiRequestError, "requests[0].safety_settings[0].threshold", "'BLOCK_SOME'",
+            "is not one of", "BLOCK_NONE",
+            call=lambda: submit(requests=[{**OK, "safetySettings": [
+                {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_SOME"}]}]))
+
+
+def test_near_miss_of_a_nested_field(gemini_conn):
+    refused(gemini_conn, exc.GeminiRequestError, "requests[0].generation_config.thinking_config",
+            "'thinkng_budget'", "did you mean 'thinking_budget'",
+            call=lambda: submit(requests=[{**OK, "generation_config": {"thinking_config": {"thinkng_budget": 5}}}]))
+
+
+def test_unknown_field_with_strict_validation(gemini_conn):
+    refused(gemini_conn, exc.GeminiRequestError, "requests[0].generation_config", "unknown field 'fancyNewKnob'",
+            "strict_validation=True",
+            call=lambda: submit(strict_validation=True, requests=[{**OK, "generationConfig": {"fancyNewKnob": 1}}]))
+
+
 def test_temperature_out_of_range(gemini_conn):
     refused(gemini_conn, exc.GeminiRequestError, "generation_config.temperature", "0 to 2",
             call=lambda: submit(requests=[{**OK, "generationConfig": {"temperature": 3.5}}]))
@@ -241,7 +277,7 @@ def test_wrong_key(gemini_conn, monkeypatch, tmp_path):
     with EmulatorProcess(api_key="the-only-good-key", state_dir=str(tmp_path / "s")) as strict:
         monkeypatch.setenv("AIRFLOW_CONN_STRICT", json.dumps({"conn_type": "gemini", "host": strict.base_url,
                                                               "password": SENTINEL_KEY}))
-        refused(strict, exc.GeminiAuthError, "API key not valid", "check the API key in the connection",
+        refused(strict, exc.GeminiAuthError, "API key not valid", "check the API key in connection 'strict'",
                 call=lambda: submit(gemini_conn_id="strict", requests=["hi"]))
 
 

@@ -118,3 +118,44 @@ def test_the_job_search_stops_paging_at_jobs_older_than_the_run_only_when_the_li
         # Stopped at the bound: the third job read (first of page 2) is past it, page 3 never asked for.
         assert gemini_conn.stats()["calls"]["batches.list"] == 5 + 2
         assert len(bounded) == 2  # page 1 held both new jobs (the proxy reverses within pages)
+
+
+def _quota_proxy(gemini_conn, monkeypatch, times):
+    from tests.fault_proxy import Status
+
+    proxy = FaultProxy(gemini_conn.base_url).__enter__()
+    monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+        "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
+        "extra": {"retry_max_wait_seconds": 0.05, "max_retries": 1}}))
+    proxy.script("POST", r":batchGenerateContent$", Status(429), times=times)
+    return proxy
+
+
+def test_a_quota_refusal_defers_on_a_time_trigger_instead_of_holding_the_worker(gemini_conn, monkeypatch):
+    from airflow.sdk.exceptions import TaskDeferred
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+    proxy = _quota_proxy(gemini_conn, monkeypatch, times=None)
+    try:
+        store = StoreStandIn()
+        before = time.time()
+        with pytest.raises(TaskDeferred) as deferred:
+            run_try(1, store, quota_retry_initial=60, submit_timeout=3600)
+    finally:
+        proxy.__exit__(None, None, None)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DateTimeTrigger) and deferred.value.method_name == "execute_after_quota_wait"
+    assert 55 <= trigger.moment.timestamp() - before <= 65  # 1 minute, the first step of the backoff
+    assert deferred.value.kwargs["quota"]["attempts"] == 1
+    assert store["gemini_batch_submission"]["quota"]["attempts"] == 1
+    assert gemini_conn.stats()["jobs_created"] == 0
+
+
+def test_without_deferral_the_same_quota_wait_happens_in_the_worker(gemini_conn, monkeypatch):
+    proxy = _quota_proxy(gemini_conn, monkeypatch, times=4)  # two attempts of 2 calls each are refused
+    try:
+        summary = run_try(1, StoreStandIn(), deferrable=False, quota_retry_initial=0.2, quota_retry_max=0.4,
+                          submit_timeout=30)
+    finally:
+        proxy.__exit__(None, None, None)
+    assert summary["job_name"].startswith("batches/") and gemini_conn.stats()["jobs_created"] == 1

@@ -204,3 +204,24 @@ def test_a_job_finishing_just_before_the_deadline_is_not_a_timeout(proxy, gemini
     ev = in_worker(name, **kwargs) if driver == "worker" else in_trigger(name, **kwargs)
     assert ev["status"] == "terminal" and ev["state"] == "JOB_STATE_SUCCEEDED"
     assert gemini_conn.stats()["jobs"][0]["state"] == "SUCCEEDED"  # not cancelled
+
+
+def test_the_hook_s_short_retries_obey_retry_after_and_leave_longer_pauses_to_the_caller(proxy, gemini_conn,
+                                                                                          monkeypatch):
+    from airflow_provider_gemini_batch.exceptions import GeminiTransientError
+
+    monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+        "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
+        "extra": {"retry_max_wait_seconds": 2, "max_retries": 3}}))
+    proxy.script("POST", CREATE, Status(429, retry_after="1"), times=1)
+    started = time.monotonic()
+    create(display_name="hinted")
+    assert time.monotonic() - started >= 1.0 and gemini_conn.stats()["jobs_created"] == 1
+    # Asked to wait longer than this connection's retry_max_wait_seconds: not waited for in the call, the
+    # error goes up carrying the hint for the caller's long wait (quota deferral, poll policy).
+    proxy.script("POST", CREATE, Status(429, retry_delay="30s"), times=1)
+    started = time.monotonic()
+    with pytest.raises(GeminiTransientError) as err:
+        create(display_name="hinted-long")
+    assert err.value.retry_after == 30.0 and err.value.status == "RESOURCE_EXHAUSTED"
+    assert time.monotonic() - started < 5 and gemini_conn.stats()["jobs_created"] == 1

@@ -98,7 +98,7 @@ def test_empty_input():
 
 @pytest.mark.parametrize("raw,needle", [
     (lines({"key": "a", "request": PROMPT}, b"{not json"), "line 2: malformed JSON"),
-    (lines({"key": "a", "request": PROMPT}, b""), "line 2: blank line"),
+    (lines({"key": "a", "request": PROMPT}, b"", {"key": "b", "request": {"contents": 7}}), "line 3 (key 'b').request.contents"),
     (lines([1, 2]), "line 1: each line must be a JSON object"),
     (lines({"key": "a"}), "line 1.request: no 'request'"),
     (lines({"request": PROMPT}), "line 1.key: no 'key'"),
@@ -109,6 +109,15 @@ def test_empty_input():
 ])
 def test_jsonl_errors_name_the_line(raw, needle):
     assert needle in error_of(lambda: list(iter_jsonl(raw, source="input")))
+
+
+def test_bom_crlf_and_blank_lines_are_accepted_and_lines_keep_their_numbers():
+    raw = [b"\xef\xbb\xbf" + json.dumps({"key": "a", "request": PROMPT}).encode() + b"\r\n", b"\r\n",
+           json.dumps({"key": "b", "request": PROMPT}).encode() + b"\r\n", b"   \n"]
+    assert [r.key for r in iter_jsonl(raw)] == ["a", "b"]
+    bad = raw[:3] + [json.dumps({"key": "c", "request": {"contents": "x", "tools": {}}}).encode() + b"\r\n"]
+    assert "input line 4 (key 'c').request.tools" in error_of(lambda: list(iter_jsonl(bad)))
+    assert "the file is empty" in error_of(lambda: list(iter_jsonl([b"\xef\xbb\xbf\r\n", b"\n"])))
 
 
 def test_embed_requests():

@@ -166,3 +166,14 @@ def test_events_both_drivers_build_pass_the_contract():
 
     d = after_poll(cfg(), WaitProgress(), snap("JOB_STATE_SUCCEEDED"), 1.0)
     assert d.event["version"] == EVENT_VERSION and validate_event(d.event) is d.event
+
+
+def test_a_user_display_name_is_only_a_readable_prefix():
+    from airflow_provider_gemini_batch.operators.batch import base_display_name, parse_display_name
+
+    run1 = base_display_name("d", "t", "scheduled__2026-01-01", -1, prefix="nightly summaries")
+    run2 = base_display_name("d", "t", "scheduled__2026-01-02", -1, prefix="nightly summaries")
+    mapped = [base_display_name("d", "t", "scheduled__2026-01-01", i, prefix="nightly summaries") for i in range(3)]
+    assert run1.startswith("nightly-summaries-") and run1 != run2 and len(set(mapped + [run1])) == 4
+    assert parse_display_name(run2 + "-s2", run1) is None  # another run's job is never "ours"
+    assert base_display_name("d", "t", "r", -1, prefix="x" * 500).endswith(base_display_name("d", "t", "r", -1)[-12:])

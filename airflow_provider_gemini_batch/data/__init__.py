@@ -1,0 +1,1 @@
+"""Package data: the request schema snapshot (request_schema.json)."""
