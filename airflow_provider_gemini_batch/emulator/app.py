@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import EmulatorConfig
 from . import media
 from .faults import FaultInjector
+from .quota import QuotaExceeded
 from .resources import operation
 from .store import EMBED, GENERATE, NotFound, Precondition, Store, Timings
 from .wire_schema import WireError, camel, check_embed_request, check_generate_request, get_any
@@ -67,7 +68,7 @@ def _parse_json(raw: bytes):
 def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     config = config or EmulatorConfig.from_env()
     state_dir = Path(config.state_dir or tempfile.mkdtemp(prefix="gemini-emulator-"))
-    store = Store(state_dir, object_error_details=config.object_error_details)
+    store = Store(state_dir, object_error_details=config.object_error_details, config=config)
 
     app = FastAPI(title="Gemini Batch API emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
     app.state.config = config
@@ -80,6 +81,12 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         if exc.details:
             body["error"]["details"] = exc.details
         return JSONResponse(body, status_code=exc.code)
+
+    @app.exception_handler(QuotaExceeded)
+    async def _quota(_request: Request, exc: QuotaExceeded):
+        # Realistic profile: the real 429 says neither which limit nor when to retry (no Retry-After).
+        return JSONResponse({"error": {"code": 429, "message": str(exc), "status": "RESOURCE_EXHAUSTED"}},
+                            status_code=429)
 
     # Unknown routes and methods answer in Google's envelope too, never FastAPI's {"detail": ...}.
     @app.exception_handler(StarletteHTTPException)
@@ -203,6 +210,9 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     @api.get("/{ver}/batches")
     async def list_batches(ver: str, pageSize: int | None = None, pageToken: str | None = None):
         require_version(ver)
+        if config.realistic and not pageSize:
+            store.unpaged_list_calls += 1
+            return {}  # python-genai #1250: without a page size the real service lists nothing
         now = time.time()
         return _page(list(store.iter_jobs_newest_first()), "operations", pageSize, pageToken,
                      lambda job: operation(store, job, now))
@@ -242,6 +252,7 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     @api.get("/{ver}/files")
     async def list_files(ver: str, pageSize: int | None = None, pageToken: str | None = None):
         require_version(ver)
+        store.sweep_files(time.time())
         ids = sorted(store.files, key=lambda i: store.files[i]["createTime"], reverse=True)
         return _page(ids, "files", pageSize, pageToken, store.get_file)
 
@@ -361,6 +372,7 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
             "calls": dict(injector.calls) if injector else {},
             "faults_served": dict(injector.faults_served) if injector else {},
             "config": config.public(),
+            **store.admin_stats(now),
         }
 
     @admin.post("/reset")

@@ -32,6 +32,13 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+def answer_digest(model: str, prompt: str, system_text: str = "") -> str:
+    """The 12 hex digits a plain-text answer starts with ("Emulated answer <digest> ..."):
+    sha256 of model, system instruction and prompt joined by U+001F. A test recomputes it to check
+    that each answer is the answer to its own prompt, whatever order or key it came back under."""
+    return _digest(model, system_text, prompt)[:12]
+
+
 def _from_schema(schema: Any, seed: str, depth: int = 0, root: Any = None) -> Any:
     """A value that validates against an OpenAPI-style or JSON schema (types upper or lower case,
     $ref into $defs/definitions, anyOf/oneOf)."""

@@ -51,7 +51,10 @@ def serve(config: EmulatorConfig) -> None:
 
 
 class EmulatorProcess:
-    """A child-process emulator with helpers for the admin API. Use as a context manager."""
+    """A child-process emulator with helpers for the admin API. Use as a context manager.
+
+    Settings are the CLI flags as keywords, e.g. ``EmulatorProcess(profile="realistic", max_concurrent_jobs=40)``
+    for the service as users report it (docs/emulator.md)."""
 
     def __init__(self, log_path: str | None = None, **settings: Any):
         self.settings = settings

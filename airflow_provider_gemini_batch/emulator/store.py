@@ -8,15 +8,18 @@ first becomes due.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import fake_model, media
+from . import fake_model, media, quota
+from .config import EmulatorConfig
 from .wire_schema import WireError, check_embed_request, check_generate_request, texts_of
 
 GENERATE, EMBED = "generate", "embed"
@@ -48,7 +51,9 @@ class Timings:
 
 
 class Store:
-    def __init__(self, state_dir: Path, object_error_details: bool = False):
+    def __init__(self, state_dir: Path, object_error_details: bool = False, config: EmulatorConfig | None = None):
+        # The live config object (the admin API changes it at run time); the realistic profile reads it.
+        self.config = config or EmulatorConfig(object_error_details=object_error_details)
         self.root = state_dir
         self.jobs_dir = state_dir / "jobs"
         self.files_dir = state_dir / "files"
@@ -62,6 +67,13 @@ class Store:
         self.uploads: dict[str, dict] = {}
         self.finished_uploads: dict[str, str] = {}  # upload id -> file id, for queries after a lost final reply
         self.jobs_created = 0
+        # Realistic-profile accounting, reported by the admin API: the most jobs live at once,
+        # creates per display name (a retried create shows up here), and refusals per limit.
+        self.peak_live_jobs = 0
+        self.created_by_display_name: Counter = Counter()
+        self.quota_refusals: Counter = Counter()
+        self.unpaged_list_calls = 0
+        self._rng = random.Random(self.config.seed)
         self._processing: set[str] = set()
         self.media_ledger = media.MediaLedger()
         self._load()
@@ -76,6 +88,18 @@ class Store:
             self.files[meta["id"]] = meta
         counter = self.root / "jobs_created"
         self.jobs_created = int(counter.read_text()) if counter.exists() else len(self.jobs)
+        counters = self.root / "counters.json"
+        if counters.exists():
+            saved = json.loads(counters.read_text())
+            self.peak_live_jobs = saved["peak_live_jobs"]
+            self.created_by_display_name = Counter(saved["created_by_display_name"])
+
+    def _save_counters(self) -> None:
+        (self.root / "jobs_created").write_text(str(self.jobs_created))
+        tmp = self.root / "counters.json.tmp"
+        tmp.write_text(json.dumps({"peak_live_jobs": self.peak_live_jobs,
+                                   "created_by_display_name": self.created_by_display_name}))
+        tmp.replace(self.root / "counters.json")
 
     def _save_job(self, job: dict) -> None:
         tmp = self.jobs_dir / f"{job['id']}.json.tmp"
@@ -98,15 +122,46 @@ class Store:
             self.finished_uploads.clear()
             self.jobs_created = 0
             self.media_ledger.clear()
-            (self.root / "jobs_created").write_text("0")
+            self.peak_live_jobs = 0
+            self.created_by_display_name.clear()
+            self.quota_refusals.clear()
+            self.unpaged_list_calls = 0
+            self._rng = random.Random(self.config.seed)
+            self._save_counters()
+
+    def admin_stats(self, now: float) -> dict:
+        """What the realistic-profile tests read from GET /_emulator/stats."""
+        with self.lock:
+            return {
+                "live_jobs": sum(self.is_live(j, now) for j in self.jobs.values()),
+                "peak_live_jobs": self.peak_live_jobs,
+                "jobs_created_by_display_name": dict(self.created_by_display_name),
+                "quota_refusals": dict(self.quota_refusals),
+                "unpaged_list_calls": self.unpaged_list_calls,
+                "enqueued_tokens": dict(sum((Counter({j["model"]: j.get("tokens", 0)})
+                                             for j in self.jobs.values() if self.is_live(j, now)), Counter())),
+                "file_storage_bytes": self.storage_used(),
+            }
 
     # ---------------------------------------------------------------- files
     def file_data_path(self, file_id: str) -> Path:
         return self.files_dir / f"{file_id}.data"
 
+    def storage_used(self) -> int:
+        """Bytes the project's files hold, counting uploads in progress at their declared size."""
+        return (sum(int(m["sizeBytes"]) for m in self.files.values())
+                + sum(u["size"] or u["received"] for u in self.uploads.values()))
+
     def start_upload(self, display_name: str | None, mime_type: str | None, size: int | None) -> str:
         upload_id = new_id(24)
         with self.lock:
+            if self.config.realistic:
+                self.sweep_files(time.time())
+                try:
+                    quota.check_storage(self.storage_used(), size or 0, self.config.file_storage_bytes)
+                except quota.QuotaExceeded as exc:
+                    self.quota_refusals[exc.limit] += 1
+                    raise
             self.uploads[upload_id] = {
                 "display_name": display_name, "mime_type": mime_type, "size": size, "received": 0,
             }
@@ -141,7 +196,7 @@ class Store:
             "sizeBytes": str(self.file_data_path(file_id).stat().st_size),
             "createTime": rfc3339(now),
             "updateTime": rfc3339(now),
-            "expirationTime": rfc3339(now + 48 * 3600),
+            "expirationTime": rfc3339(now + self._file_lifetime()),
             "uri": f"{base_url}/v1beta/files/{file_id}",
             "state": "ACTIVE",
             "source": source,
@@ -157,8 +212,30 @@ class Store:
             self._save_file(meta)
         return meta
 
+    def _file_lifetime(self) -> float:
+        # Default profile: 48 real hours, as the guide says. Realistic: 48 emulated hours, time-scaled,
+        # and then really gone (sweep_files), as users who reuse a file URI days later find out.
+        return self.config.emulated_to_real(self.config.file_ttl_hours) if self.config.realistic else 48 * 3600
+
+    def _expired(self, meta: dict, now: float) -> bool:
+        if not self.config.realistic:
+            return False
+        expires = datetime.strptime(meta["expirationTime"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        return now >= expires.timestamp()
+
+    def sweep_files(self, now: float) -> None:
+        """Delete every expired file (realistic profile only)."""
+        if not self.config.realistic:
+            return
+        with self.lock:
+            for file_id in [i for i, m in self.files.items() if self._expired(m, now)]:
+                self.delete_file(file_id)
+
     def get_file(self, file_id: str) -> dict:
         meta = self.files.get(file_id)
+        if meta is not None and self._expired(meta, time.time()):
+            self.delete_file(file_id)
+            meta = None
         if meta is None:
             raise NotFound(f"File files/{file_id} not found.")
         return {k: v for k, v in meta.items() if k != "id"}
@@ -184,12 +261,13 @@ class Store:
             )
         marker = _job_marker([display_name]) or marker
         job_id = new_id(12)
+        now = time.time()
         job = {
             "id": job_id,
             "kind": kind,
             "model": model,
             "display_name": display_name,
-            "create_time": time.time(),
+            "create_time": now,
             "pending_seconds": timings.pending_seconds,
             "running_seconds": timings.running_seconds,
             "source": source,
@@ -200,14 +278,62 @@ class Store:
             "final": None,
             "base_url": base_url,
         }
+        cfg = self.config
+        if cfg.realistic:
+            job["tokens"] = self._estimate_tokens(source)
+            job["expire_time"] = now + cfg.emulated_to_real(cfg.job_expiry_hours)
         with self.lock:
+            if cfg.realistic:
+                live = [j for j in self.jobs.values() if self.is_live(j, now)]
+                try:
+                    quota.check_create(live, job["model"], job["tokens"], cfg.max_concurrent_jobs,
+                                       cfg.token_budget(job["model"]))
+                except quota.QuotaExceeded as exc:
+                    self.quota_refusals[exc.limit] += 1
+                    raise
+                job["stuck"] = self._rng.random() < cfg.stuck_pending_share
+                self.peak_live_jobs = max(self.peak_live_jobs, len(live) + 1)
             self.jobs[job_id] = job
             self.jobs_created += 1
-            (self.root / "jobs_created").write_text(str(self.jobs_created))
+            self.created_by_display_name[display_name] += 1
+            self._save_counters()
             self._save_job(job)
         return job
 
+    def _estimate_tokens(self, source: dict) -> int:
+        if "file_id" in source:
+            texts: list[str] = []
+            with open(self.file_data_path(source["file_id"]), "rb") as fh:
+                for raw in fh:
+                    try:
+                        line = json.loads(raw)
+                    except ValueError:
+                        continue  # a bad line fails alone later; it costs no tokens
+                    if isinstance(line, dict) and isinstance(line.get("request"), dict):
+                        texts.extend(texts_of(line["request"]))
+        else:
+            texts = [t for item in source["requests"] for t in texts_of(item.get("request") or {})]
+        return quota.estimate_tokens(texts, self.config.chars_per_token)
+
+    def _stuck(self, job: dict) -> bool:
+        return bool(job.get("stuck")) or job["marker"] == fake_model.STUCK_PENDING
+
+    def is_live(self, job: dict, now: float) -> bool:
+        """PENDING or RUNNING by the clock, without side effects: what the project's limits count.
+        A job past its running time counts as finished even if nobody has polled it yet: the real
+        service finishes jobs whether or not anyone looks."""
+        if job["final"]:
+            return False
+        if job["forced_state"] in ("PENDING", "RUNNING"):
+            return True
+        if self._stuck(job):
+            return now < job.get("expire_time", float("inf"))
+        if job["forced_state"] == "SUCCEEDED":
+            return False
+        return now - job["create_time"] < job["pending_seconds"] + job["running_seconds"]
+
     def _scan_file(self, file_id: str) -> tuple[int, str | None]:
+        self.sweep_files(time.time())
         if file_id not in self.files:
             raise NotFound(f"File files/{file_id} not found.")
         count, found = 0, set()
@@ -262,7 +388,15 @@ class Store:
         forced = job["forced_state"]
         if forced in ("PENDING", "RUNNING"):
             return forced
-        if job["marker"] == fake_model.STUCK_PENDING:
+        if self._stuck(job):
+            # Realistic profile: a stuck job EXPIREs job_expiry_hours (emulated) after creation, as
+            # users see after 48 hours of PENDING; the default profile keeps it PENDING for ever.
+            if now >= job.get("expire_time", float("inf")):
+                with self.lock:
+                    if not job["final"]:
+                        self._finalize(job, "EXPIRED", now, stats=self._progress_stats(job, now), output=None,
+                                       error=None)
+                return job["final"]["state"]
             return "PENDING"
         elapsed = now - job["create_time"]
         if forced != "SUCCEEDED":
@@ -311,7 +445,14 @@ class Store:
             now = time.time()
             with self.lock:
                 if job["final"] or job["id"] not in self.jobs:
-                    return  # cancelled or deleted meanwhile
+                    # Cancelled, deleted or reset meanwhile: drop the result file written for it, so that
+                    # it does not count against the next test's File API storage (realistic profile).
+                    out_id = (output.get("responsesFile") or "").removeprefix("files/")
+                    if out_id in self.files:
+                        self.delete_file(out_id)
+                    elif out_id:
+                        self.file_data_path(out_id).unlink(missing_ok=True)
+                    return
                 if job["marker"] == fake_model.FAIL_JOB:
                     error = {"code": 13, "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
                     self._finalize(job, "FAILED", now, stats=stats, output=None, error=error)
@@ -343,11 +484,15 @@ class Store:
         ok = failed = 0
         for i, item in enumerate(job["source"]["requests"]):
             answer = self._answer(job, item.get("request"), f"requests[{i}].request")
-            if "metadata" in item:
+            if "metadata" in item and not self.config.realistic:
                 answer["metadata"] = item["metadata"]
             ok += "response" in answer
             failed += "error" in answer
             results.append(answer)
+        if self.config.realistic:
+            # As reported for large inline batches: answers out of request order, and no metadata
+            # (our key) on any of them, so nothing the response carries ties it to its request.
+            random.Random(job["id"]).shuffle(results)
         stats = {"requestCount": len(results), "successfulRequestCount": ok, "failedRequestCount": failed}
         return stats, {"inlinedResponses": {"inlinedResponses": results}}
 
