@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from airflow.sdk import BaseOperator
 
 from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
+from ..compat import read_lines
 from ..events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, build_event, judge_event
 from ..exceptions import GeminiBatchError, GeminiJobExpiredError, GeminiNotFoundError, GeminiRequestError
 from ..hooks.gemini_batch import GeminiBatchHook
@@ -290,7 +291,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                 count = len(lines)
             else:
                 with open_path(self.input_file).open("rb") as fh:
-                    count = _write_jsonl(self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings)),
+                    count = _write_jsonl(self._records(iter_jsonl(read_lines(fh), source=where, embeddings=self.embeddings)),
                                          tmp, digest)
             tmp.flush()
             check_file_size(tmp.tell(), where)
@@ -317,7 +318,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
         def keys() -> Iterator[str]:
             with open_path(self.input_file).open("rb") as fh:
-                yield from (r.key for r in iter_jsonl(fh, source=str(self.input_file), embeddings=self.embeddings))
+                yield from (r.key for r in iter_jsonl(read_lines(fh), source=str(self.input_file), embeddings=self.embeddings))
         return keys()
 
     # ------------------------------------------------------------------ wait
@@ -515,7 +516,7 @@ class GeminiBatchGetResultsOperator(BaseOperator):
         if self.expected_keys_file:
             def read_keys() -> Iterator[str]:
                 with open_path(self.expected_keys_file).open("rb") as fh:
-                    yield from (r.key for r in iter_jsonl(fh, source=str(self.expected_keys_file)))
+                    yield from (r.key for r in iter_jsonl(read_lines(fh), source=str(self.expected_keys_file)))
             keys = read_keys()
         summary = write_results(hook, self.job_name, self.results_path, keys)
         if "result_file" in self.cleanup and summary.get("responses_file"):
