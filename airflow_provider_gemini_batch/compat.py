@@ -101,12 +101,17 @@ def ui_field_behaviour(cls: Any = None) -> dict:
 def connection_form_widgets(cls: Any = None) -> dict:
     """The provider info's conn-fields as WTForms fields, for Airflow 3.0 and 3.1.
 
-    Imported when called: the API server substitutes stand-ins for wtforms / flask_appbuilder when
-    they are not installed, and that substitution is in place only while it asks for the widgets."""
-    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-    from flask_babel import lazy_gettext
-    from wtforms import IntegerField, StringField
-    from wtforms.validators import Optional, any_of
+    Imported when called: 3.1's API server substitutes stand-ins for wtforms / flask_appbuilder when
+    they are not installed, and only while it asks for the widgets. Where neither they nor stand-ins
+    exist (3.0 without flask-appbuilder) there are no widgets, and saying so with {} rather than an
+    ImportError keeps Airflow reading get_ui_field_behaviour(), which it would otherwise skip."""
+    try:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional, any_of
+    except ImportError:
+        return {}
 
     widgets = {}
     for name, spec in _gemini_connection_info()["conn-fields"].items():

@@ -2,9 +2,10 @@
 
 import pytest
 
+from tests.versions import AIRFLOW_FORM_IN_API_SERVER
 
-@pytest.mark.usefixtures("airflow_db")
-def test_api_server_lists_gemini_with_key_and_optional_base_url():
+
+def gemini_hook_meta():
     from fastapi.testclient import TestClient
 
     from airflow.api_fastapi.app import create_app
@@ -12,12 +13,23 @@ def test_api_server_lists_gemini_with_key_and_optional_base_url():
     with TestClient(create_app("core")) as client:
         reply = client.get("/ui/connections/hook_meta")
     assert reply.status_code == 200
-    gemini = next(h for h in reply.json() if h["connection_type"] == "gemini")
+    return next(h for h in reply.json() if h["connection_type"] == "gemini")
+
+
+@AIRFLOW_FORM_IN_API_SERVER
+@pytest.mark.usefixtures("airflow_db")
+def test_api_server_lists_gemini_with_key_and_optional_base_url():
+    gemini = gemini_hook_meta()
     assert gemini["hook_name"] == "Gemini Batch"
     assert gemini["hook_class_name"] == "airflow_provider_gemini_batch.hooks.gemini_batch.GeminiBatchHook"
     fields = gemini["standard_fields"]
     assert fields["password"]["title"] == "API key" and not fields["password"]["hidden"]
     assert fields["host"]["title"] == "Base URL (optional)" and not fields["host"]["hidden"]
     assert fields["login"]["hidden"] and fields["port"]["hidden"]
-    extras = gemini["extra_fields"]
+
+
+@AIRFLOW_FORM_IN_API_SERVER
+@pytest.mark.usefixtures("airflow_db")
+def test_api_server_shows_the_extra_fields():
+    extras = gemini_hook_meta()["extra_fields"]
     assert extras["api_version"]["value"] == "v1beta" and extras["max_retries"]["value"] == 5

@@ -138,7 +138,7 @@ def test_readme_and_compatibility_page_state_exactly_the_matrix():
     releases = sorted({r["airflow"] for r in rows}, key=lambda v: tuple(map(int, v.split("."))))
     pythons = sorted({r["python"] for r in rows}, key=lambda v: tuple(map(int, v.split("."))))
     readme = (ROOT / "README.md").read_text()
-    supported = next(line for line in readme.splitlines() if line.startswith("Supported:"))
+    supported = " ".join(readme[readme.index("\nSupported:"):].split("\n\n", 1)[0].split())  # the paragraph
     assert f"Apache Airflow {releases[0].rsplit('.', 1)[0]} to {releases[-1].rsplit('.', 1)[0]}" in supported
     assert ", ".join(releases) in supported
     assert f"Python {pythons[0]} to {pythons[-1]}" in supported
