@@ -17,6 +17,7 @@ Then the table of every row that has a result is written into docs/compatibility
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -26,13 +27,16 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compat_rows import FLOOR_ROW, ROOT, find_python, rows  # noqa: E402
 
-MATRIX_DIR = ROOT / ".matrix"
+MATRIX_DIR = ROOT / ".matrix"  # results and logs of this checkout
+VENV_CACHE = Path(os.environ.get("GEMINI_BATCH_MATRIX_VENVS",
+                                 Path.home() / ".cache" / "airflow-provider-gemini-batch" / "matrix-venvs"))
 RESULTS_DIR = MATRIX_DIR / "results"
 DOC = ROOT / "docs" / "compatibility.md"
 TABLE_BEGIN, TABLE_END = "<!-- matrix-table:begin -->", "<!-- matrix-table:end -->"
@@ -50,8 +54,13 @@ FAST_TESTS = ("tests/unit", "tests/integration/test_hook.py", "tests/integration
               "tests/airflow/test_example_dags_and_provider.py::test_airflow_providers_list_shows_the_package",
               "tests/docs/test_connection_form_metadata.py")
 DESELECT = ("tests/integration/test_trigger.py::test_two_hundred_triggers_share_one_loop_without_stalling",)
-# make test's floor smoke: the trigger and the operator, which is what broke on 3.0 before.
-SMOKE_TESTS = ("tests/integration/test_trigger.py", "tests/airflow/test_dag_outcomes.py")
+# make test's floor smoke, a few minutes: the trigger, and the operator through its main outcomes
+# (deferred success, failed and expired jobs, the sensor), which is what broke on 3.0 before; the
+# example DAGs above cover @task.gemini_batch and structured output.
+SMOKE_TESTS = ("tests/integration/test_trigger.py",
+               "tests/airflow/test_dag_outcomes.py::test_success_deferred_writes_results_and_a_small_summary",
+               "tests/airflow/test_dag_outcomes.py::test_failed_and_expired_jobs_fail_the_task",
+               "tests/airflow/test_dag_outcomes.py::test_sensor_waits_for_a_job_made_elsewhere")
 
 
 def log(msg: str) -> None:
@@ -82,36 +91,52 @@ def first_cause(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- install
 def install(row: dict) -> tuple[Path, str | None]:
-    """The row's venv, installed from its constraints file; (venv, None) or (venv, cause)."""
-    venv = MATRIX_DIR / row["id"]
+    """The row's venv, installed from its constraints file; (venv, None) or (venv, cause).
+
+    Venvs live outside the checkout (VENV_CACHE), keyed by the row and the hash of its constraints file
+    and pyproject.toml, so a fresh clone (CI) reuses them; the project itself is (re)installed editable
+    from this checkout on every run, which takes seconds. The caller holds the row's lock."""
     constraints = row["constraints"]
     if not constraints.exists():
-        return venv, f"no {constraints.relative_to(ROOT)}: run scripts/gen_constraints.py {row['id']}"
+        return MATRIX_DIR, f"no {constraints.relative_to(ROOT)}: run scripts/gen_constraints.py {row['id']}"
     python = find_python(row["python"])
     if not python:
-        return venv, f"no python{row['python']} on this machine (pyenv or PATH)"
+        return MATRIX_DIR, f"no python{row['python']} on this machine (pyenv or PATH)"
     digest = hashlib.sha256(constraints.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    stamp = venv / f".installed-{digest}"
-    if stamp.exists():
-        log(f"{row['id']}: venv up to date ({venv.relative_to(ROOT)})")
-        return venv, None
-    shutil.rmtree(venv, ignore_errors=True)  # fresh: nothing left over from another constraints file
-    log(f"{row['id']}: installing apache-airflow=={row['airflow']} on {python}")
-    steps = [[python, "-m", "venv", str(venv)],
-             [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints),
-              "-e", f"{ROOT}[test]"],
-             [str(venv / "bin" / "python"), "-m", "pip", "check"]]
+    venv = VENV_CACHE / f"{row['id']}-{digest}"
+    vpy = str(venv / "bin" / "python")
+    if (venv / ".complete").exists():
+        log(f"{row['id']}: cached venv {venv}; installing this checkout into it")
+        steps = [[vpy, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(ROOT)]]
+    else:
+        for old in VENV_CACHE.glob(f"{row['id']}-*"):  # other constraints: not needed any more
+            shutil.rmtree(old, ignore_errors=True)
+        log(f"{row['id']}: installing apache-airflow=={row['airflow']} on {python} into {venv}")
+        steps = [[python, "-m", "venv", str(venv)],
+                 [vpy, "-m", "pip", "install", "--quiet", "-c", str(constraints), "-e", f"{ROOT}[test]"],
+                 [vpy, "-m", "pip", "check"]]
     for cmd in steps:
         done = subprocess.run(cmd, capture_output=True, text=True, env=clean_env())
         if done.returncode:
             return venv, first_cause(done.stdout + done.stderr)
-    got = subprocess.run([str(venv / "bin" / "python"), "-c",
-                          "from importlib.metadata import version; print(version('apache-airflow'))"],
+    got = subprocess.run([vpy, "-c", "from importlib.metadata import version; print(version('apache-airflow'))"],
                          capture_output=True, text=True).stdout.strip()
     if got != row["airflow"]:
         return venv, f"installed apache-airflow {got or '?'}, expected {row['airflow']}"
-    stamp.touch()
+    (venv / ".complete").touch()
     return venv, None
+
+
+@contextmanager
+def row_lock(row: dict):
+    """One run per row venv at a time: the editable install points it at one checkout."""
+    VENV_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(VENV_CACHE / f"{row['id']}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------------------------------ example DAGs
@@ -232,6 +257,11 @@ def write_table() -> None:
 def run_row(row: dict, tests: tuple[str, ...] | None, smoke: bool) -> dict:
     started = time.monotonic()
     log(f"==== {row['id']} (apache-airflow=={row['airflow']}, Python {row['python']})")
+    with row_lock(row):
+        return _run_row(row, tests, smoke, started)
+
+
+def _run_row(row: dict, tests: tuple[str, ...] | None, smoke: bool, started: float) -> dict:
     venv, cause = install(row)
     result = {"id": row["id"], "airflow": row["airflow"], "python": row["python"], "install": "ok" if not cause else "fail",
               "examples": None, "tests": None, "cause": cause}
@@ -272,6 +302,8 @@ def main(argv: list[str]) -> int:
     if args.smoke and not args.rows:
         wanted = [known[FLOOR_ROW]]
     tests = SMOKE_TESTS if args.smoke else (None if args.full else FAST_TESTS)
+    if not args.smoke:
+        write_table()  # every row is on the page (as "not run" until it has a result) while rows run
     results = [run_row(row, tests, args.smoke) for row in wanted]  # in sequence: the machine has 2 cores
     if not args.smoke:
         write_table()
