@@ -281,6 +281,7 @@ def _run_row(row: dict, tests: tuple[str, ...] | None, smoke: bool, started: flo
     if not smoke:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         (RESULTS_DIR / f"{row['id']}.json").write_text(json.dumps(result, indent=1))
+        write_table()  # after every row, so an interrupted run still shows what it finished
     t = result["tests"]
     log(f"{row['id']}: {'GREEN' if result['green'] else 'RED'} in {result['minutes']} min; install {result['install']}, "
         f"examples {result['examples']}, tests {t and (t['passed'], t['failed'], t['skipped'])}"
@@ -293,7 +294,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("rows", nargs="*", help="row ids (default: all)")
     parser.add_argument("--full", action="store_true", help="the whole fast suite instead of the subset")
     parser.add_argument("--smoke", action="store_true", help="make test's floor check: trigger and operator tests")
+    parser.add_argument("--table", action="store_true", help="only rewrite the table from the last results")
     args = parser.parse_args(argv)
+    if args.table:
+        write_table()
+        return 0
     known = {r["id"]: r for r in rows()}
     unknown = [r for r in args.rows if r not in known]
     if unknown:
