@@ -9,7 +9,11 @@ def gemini_hook_meta():
     from fastapi.testclient import TestClient
 
     from airflow.api_fastapi.app import create_app
+    from airflow.providers_manager import ProvidersManager
 
+    # As in a fresh API server process: earlier tests here initialised the ProvidersManager singleton
+    # without the API server's wtforms stand-ins, and Airflow 3.1 reuses it as it is (3.0 resets it).
+    ProvidersManager()._cleanup()
     with TestClient(create_app("core")) as client:
         reply = client.get("/ui/connections/hook_meta")
         if reply.status_code == 401:  # Airflow 3.1 wants a token even when everyone is admin: ask for one
