@@ -1,4 +1,4 @@
-.PHONY: demo test test-slow test-ui soak bench clean
+.PHONY: demo test test-slow test-ui soak bench clean test-matrix constraints
 
 # The main job: example DAG end to end (emulator by default, Gemini when GEMINI_API_KEY is set).
 demo:
@@ -12,6 +12,15 @@ test:
 # Playwright (venv) if missing, starts airflow standalone + the emulator itself; screenshots in ui-artefacts/.
 test-ui:
 	bash scripts/test-ui.sh
+# Every supported Airflow minor x its lowest and highest Python, each in a fresh venv from its committed
+# constraints file: example DAGs on the emulator + the fast test subset; the table goes to
+# docs/compatibility.md. ROWS="airflow-3.0-py3.10 ..." runs some rows; MATRIX_ARGS=--full the whole suite.
+test-matrix:
+	python3 scripts/test_matrix.py $(MATRIX_ARGS) $(ROWS)
+
+# Re-resolve constraints/airflow-*.txt (as of each Airflow release) after a dependency change.
+constraints:
+	python3 scripts/gen_constraints.py $(ROWS)
 
 # Long soak, large-file and scale runs, kept out of `make test`.
 test-slow:
@@ -26,4 +35,4 @@ bench:
 	bash -c 'source scripts/bootstrap.sh && python benchmarks/run.py $(BENCH_ARGS)'
 
 clean:
-	rm -rf .venv demo_output
+	rm -rf .venv demo_output .matrix

@@ -83,10 +83,11 @@ def describe_failures(sample: list[dict], failed: int | None, where: str | None)
 # ---------------------------------------------------------------------- the readers (I/O, bounded)
 def read_results_file(path: Any) -> Iterator[dict]:
     """Records of a results JSONL we wrote (local path or object storage URI), one line at a time."""
+    from .compat import read_lines
     from .results_writer import open_path
 
     with open_path(path).open("rb") as fh:
-        for line in fh:
+        for line in read_lines(fh):
             if line.strip():
                 try:
                     yield json.loads(line)

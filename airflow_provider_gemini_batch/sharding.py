@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .batch_requests import FILE_LIMIT_BYTES, iter_jsonl
+from .compat import read_lines
 from .exceptions import GeminiRequestError
 from .results_writer import ensure_parent, open_path
 
@@ -30,7 +31,7 @@ def split_jsonl(source: Any, output_dir: Any, *, max_bytes: int = DEFAULT_SHARD_
     size = count = 0
     try:
         with open_path(source).open("rb") as fh:
-            for record in iter_jsonl(fh, source=str(source), embeddings=embeddings):
+            for record in iter_jsonl(read_lines(fh), source=str(source), embeddings=embeddings):
                 line = record.jsonl()
                 if current is None or size + len(line) > max_bytes or (max_requests and count >= max_requests):
                     if current is not None:
@@ -56,7 +57,7 @@ def merge_jsonl(paths: Iterable[Any], destination: Any) -> int:
     with destination.open("wb") as out:
         for path in paths:
             with open_path(path).open("rb") as fh:
-                for line in fh:
+                for line in read_lines(fh):
                     if line.strip():
                         out.write(line if line.endswith(b"\n") else line + b"\n")
                         lines += 1

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import msgspec
 
 from .batch_results import KeyDigests
+from .compat import read_lines
 from .storage import atomic_writer, open_path, sibling
 
 LABEL = "submitted-keys"
@@ -98,12 +99,12 @@ class SubmittedKeys:
 def _read(path: Any) -> tuple[dict | None, Iterator[str]]:
     def keys() -> Iterator[str]:
         with path.open("rb") as fh:
-            for line in fh:
+            for line in read_lines(fh):
                 if line[:1] == b'"':  # a key; the trailer is the one object line
                     yield _DECODE(line)
     trailer = None
     with path.open("rb") as fh:
-        for line in fh:
+        for line in read_lines(fh):
             if line.startswith(b"{"):
                 trailer = json.loads(line)
     return trailer, keys

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import dag, task
 
-from _settings import EMBED_MODEL, OUTPUT_DIR, POLL_SECONDS
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
+from _settings import EMBED_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchEmbedOperator
 
 TEXTS = os.environ.get("GEMINI_BATCH_TEXTS", str(Path(__file__).parent / "data" / "texts.txt"))

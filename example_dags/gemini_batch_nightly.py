@@ -8,12 +8,14 @@ Runs on the emulator when the `gemini_default` connection points at it, on Gemin
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import dag, task
 
-from _settings import GENERATE_MODEL, POLL_SECONDS
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
+from _settings import GENERATE_MODEL, POLL_SECONDS  # noqa: E402
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 
 SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from airflow.sdk import dag, task
 
-from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
+from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402
 
 ON_EMULATOR = not os.environ.get("GEMINI_API_KEY")
 

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt
 
-from airflow.sdk import BaseHook
+from ..compat import CONNECTION_NOT_FOUND, BaseHook, connection_form_widgets, ui_field_behaviour
 
 from ..exceptions import (
     GeminiApiError,
@@ -92,6 +92,8 @@ class GeminiBatchHook(BaseHook):
     default_conn_name = "gemini_default"
     conn_type = "gemini"
     hook_name = "Gemini Batch"
+    get_ui_field_behaviour = classmethod(ui_field_behaviour)  # the connection form on Airflow 3.0 / 3.1
+    get_connection_form_widgets = classmethod(connection_form_widgets)
 
     def __init__(self, gemini_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -114,11 +116,9 @@ class GeminiBatchHook(BaseHook):
     # ------------------------------------------------------------------ settings and clients
     @cached_property
     def settings(self) -> GeminiSettings:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
         try:
             conn = self.get_connection(self.gemini_conn_id)
-        except AirflowNotFoundException:
+        except CONNECTION_NOT_FOUND:
             conn = None
         return resolve_settings(conn, self.gemini_conn_id, os.environ)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from airflow.sdk import BaseHook
+from ..compat import CONNECTION_NOT_FOUND, BaseHook, aget_connection
 
 from ..exceptions import GeminiBatchError
 from ..settings import GeminiSettings, resolve_settings
@@ -75,11 +75,9 @@ class AsyncGeminiBatchHook(BaseHook):
 
     async def settings(self) -> GeminiSettings:
         if self._settings is None:
-            from airflow.sdk.exceptions import AirflowNotFoundException
-
             try:
-                conn = await self.aget_connection(self.gemini_conn_id)
-            except AirflowNotFoundException:
+                conn = await aget_connection(self, self.gemini_conn_id)
+            except CONNECTION_NOT_FOUND:
                 conn = None
             self._settings = resolve_settings(conn, self.gemini_conn_id, os.environ)
         return self._settings

@@ -38,6 +38,7 @@ from ..failure_report import describe_failures, failure_sample
 from ..links import GeminiBatchResultsLink
 from ..progress_log import ProgressLog, iso_utc, short_state
 from ..rendered import schemas_as_json
+from ..compat import read_lines
 from ..states import JobSnapshot, Outcome, parse_job
 from ..structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -505,7 +506,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
                         manifest.add(record.key)
                 else:
                     with open_path(self.input_file).open("rb") as fh:
-                        keyed = self._records(iter_jsonl(fh, source=where, embeddings=self.embeddings,
+                        keyed = self._records(iter_jsonl(read_lines(fh), source=where, embeddings=self.embeddings,
                                                           strict=self.strict_validation))
                         count = _write_jsonl(_noting_keys(keyed, manifest), tmp, digest)
                 tmp.flush()
@@ -871,7 +872,7 @@ class GeminiBatchGetResultsOperator(BaseOperator):
         if self.expected_keys_file:
             def read_keys() -> Iterator[str]:
                 with open_path(self.expected_keys_file).open("rb") as fh:
-                    yield from (r.key for r in iter_jsonl(fh, source=str(self.expected_keys_file)))
+                    yield from (r.key for r in iter_jsonl(read_lines(fh), source=str(self.expected_keys_file)))
             keys = SubmittedKeys.from_keys(read_keys)
         # Replaces results_path atomically; a SUCCEEDED job with no records, or a download that stays
         # short, raises and leaves the previous content in place.

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 import msgspec
 
 from ..batch_requests import iter_jsonl
+from ..compat import read_lines
 from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
 from ..media import (
     DEFAULT_INLINE_MAX_BYTES,
@@ -242,7 +243,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         each file), so that a bad line in the last shard is found before the first shard is billed."""
         def lines() -> Iterator[bytes]:
             with open_path(self.requests_file).open("rb") as fh:
-                for raw in fh:
+                for raw in read_lines(fh):
                     obj = msgspec.json.decode(raw)
                     request = replace_refs(obj["request"], lambda _: {"fileData": {"fileUri": "files/planned"}})
                     yield _ENCODER.encode({**obj, "request": request}) + b"\n"
@@ -408,7 +409,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         if self.requests_file is not None:
             wanted = set(keys)
             with open_path(self.requests_file).open("rb") as fh:
-                for raw in fh:
+                for raw in read_lines(fh):
                     obj = msgspec.json.decode(raw)
                     if obj["key"] in wanted:
                         request = replace_refs(obj["request"], self._media_part)

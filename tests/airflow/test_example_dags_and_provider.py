@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
+from tests.versions import AIRFLOW_FORM_IN_PROVIDERS_MANAGER
 
 
 def load_dag(file_name: str, dag_id: str):
@@ -129,10 +130,17 @@ def test_provider_is_discovered_with_its_connection_type():
     assert "airflow-provider-gemini-batch" in pm.providers
     hook = pm.hooks["gemini"]
     assert hook.hook_class_name.endswith("GeminiBatchHook") and hook.connection_type == "gemini"
+    assert "gemini_batch" in pm.taskflow_decorators  # @task.gemini_batch
+
+
+@AIRFLOW_FORM_IN_PROVIDERS_MANAGER
+def test_provider_connection_form_relabels_and_has_the_extra_fields():
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
     behaviour = pm.field_behaviours["gemini"]
     assert behaviour["relabeling"]["host"] == "Base URL (optional)"
     assert behaviour["relabeling"]["password"] == "API key"
-    assert "gemini_batch" in pm.taskflow_decorators  # @task.gemini_batch
     widgets = pm.connection_form_widgets
     assert "extra__gemini__api_version" in widgets and "extra__gemini__max_retries" in widgets
 

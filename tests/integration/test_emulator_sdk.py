@@ -6,6 +6,8 @@ import time
 import pytest
 from google.genai import types
 
+from tests.versions import GENAI_DOWNLOAD_TO_FILE, GENAI_EMBEDDINGS, GENAI_INLINE_METADATA, GENAI_RUNNING_STATE
+
 PROMPTS = [{"contents": [{"parts": [{"text": "Tell me a one-sentence joke."}], "role": "user"}]},
            {"contents": [{"parts": [{"text": "Why is the sky blue?"}], "role": "user"}]}]
 DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
@@ -21,6 +23,7 @@ def wait(sdk, name, timeout=20):
     raise AssertionError(f"{name} did not finish")
 
 
+@GENAI_RUNNING_STATE
 def test_inline_create_poll_and_read_as_the_guide_does(sdk):
     job = sdk.batches.create(model="models/gemini-2.5-flash", src=PROMPTS,
                              config={"display_name": "inlined-requests-job-1"})
@@ -36,6 +39,7 @@ def test_inline_create_poll_and_read_as_the_guide_does(sdk):
     assert wait(sdk, again.name).dest.inlined_responses[0].response.text == texts[0]  # deterministic
 
 
+@GENAI_INLINE_METADATA
 def test_structured_output_validates_against_the_schema(sdk):
     schema = {"type": "ARRAY", "items": {"type": "OBJECT", "properties": {
         "recipe_name": {"type": "STRING"}, "ingredients": {"type": "ARRAY", "items": {"type": "STRING"}}},
@@ -52,6 +56,7 @@ def test_structured_output_validates_against_the_schema(sdk):
     assert result.metadata == {"key": "cookies"}
 
 
+@GENAI_DOWNLOAD_TO_FILE
 def test_jsonl_upload_file_job_and_download(sdk, tmp_path):
     src = tmp_path / "my-batch-requests.jsonl"
     src.write_text("".join(json.dumps({"key": f"request-{i}", "request": {
@@ -71,6 +76,7 @@ def test_jsonl_upload_file_job_and_download(sdk, tmp_path):
     assert streamed.read_text().count("\n") == 5
 
 
+@GENAI_EMBEDDINGS
 def test_embeddings_inline_and_file(sdk, tmp_path):
     inline = sdk.batches.create_embeddings(
         model="gemini-embedding-001",
