@@ -22,7 +22,7 @@ stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | s
 if [ ! -f "$stamp" ]; then
   echo ">> installing airflow-provider-gemini-batch and its pinned dependencies (first run takes a minute)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test,common-ai]"
+  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test,common-ai,ci]"
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

@@ -15,6 +15,11 @@ if [ $# -eq 0 ] && [ -z "${GEMINI_BATCH_SKIP_FLOOR:-}" ]; then
   python scripts/test_matrix.py --smoke || floor=$?
 fi
 status=0
+if [ $# -eq 0 ]; then
+  # The whole fast suite mostly waits (polls, DAG runs, a real scheduler): it runs on several processes;
+  # the e2e modules share one worker (xdist_group "e2e"). Explicit arguments run in one process.
+  set -- -n "${GEMINI_BATCH_TEST_WORKERS:-3}" --dist loadgroup
+fi
 python -m pytest "$@" || status=$?
 if [ "$floor" -ne 0 ]; then
   echo ">> the floor smoke failed (see above; logs in .matrix/logs/)" >&2

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,19 @@ def gemini_conn(emu, monkeypatch):
         "conn_type": "gemini", "host": emu.base_url, "password": SENTINEL_KEY,
         "extra": {"retry_max_wait_seconds": 0.2, "max_retries": 4, "timeout_seconds": 10}}))
     return emu
+
+
+@contextmanager
+def proxied_connection(emu, monkeypatch, max_retries: int = 3, retry_max_wait_seconds: float = 0.1):
+    """The default connection goes through a fault proxy (tests/fault_proxy.py) in front of the emulator."""
+    from tests.fault_proxy import FaultProxy
+
+    with FaultProxy(emu.base_url) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
+            "extra": {"retry_max_wait_seconds": retry_max_wait_seconds, "max_retries": max_retries,
+                      "timeout_seconds": 10}}))
+        yield proxy
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from airflow.providers.common.compat.sdk import (
+from ..compat import (
     SET_DURING_EXECUTION,
     DecoratedOperator,
     context_merge,

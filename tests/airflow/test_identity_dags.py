@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
-from tests.fault_proxy import FaultProxy, Status
+from tests.conftest import DAGS_FOLDER, proxied_connection
+from tests.fault_proxy import Status
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 CREATE = r":batchGenerateContent$"
@@ -144,10 +144,7 @@ def test_a_deliberate_new_submission_is_one_parameter_away(gemini_conn, dags, ca
 # ---------------------------------------------------------------------- quota-aware submission
 @pytest.fixture
 def proxied(gemini_conn, monkeypatch):
-    with FaultProxy(gemini_conn.base_url) as p:
-        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
-            "conn_type": "gemini", "host": p.base_url, "password": SENTINEL_KEY,
-            "extra": {"retry_max_wait_seconds": 0.1, "max_retries": 2, "timeout_seconds": 10}}))
+    with proxied_connection(gemini_conn, monkeypatch, max_retries=2) as p:
         yield p
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER, SENTINEL_KEY
-from tests.fault_proxy import EditJson, EditLines, FaultProxy, Truncate, shuffled
+from tests.conftest import DAGS_FOLDER, proxied_connection
+from tests.fault_proxy import EditJson, EditLines, Truncate, shuffled
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 DOWNLOAD = r"/files/[^/]+:download"
@@ -38,10 +38,7 @@ def dags(tmp_path_factory):
 @pytest.fixture
 def proxy(emu, monkeypatch):
     """The default connection goes through a fault proxy in front of the emulator."""
-    with FaultProxy(emu.base_url) as p:
-        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
-            "conn_type": "gemini", "host": p.base_url, "password": SENTINEL_KEY,
-            "extra": {"retry_max_wait_seconds": 0.1, "max_retries": 3, "timeout_seconds": 10}}))
+    with proxied_connection(emu, monkeypatch) as p:
         yield p
 
 

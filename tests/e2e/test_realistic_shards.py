@@ -22,7 +22,9 @@ from tests.conftest import SENTINEL_KEY
 
 from .cluster import AirflowCluster, ensure_postgres
 
-pytestmark = pytest.mark.e2e
+# One PostgreSQL cluster and Airflow's fixed log-server ports: e2e modules run one after another,
+# on one xdist worker, while the rest of the suite spreads over the others.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 HERE = Path(__file__).parent
 DAG_ID = "e2e_realistic_shards"
 JOB_TRIGGER = "airflow_provider_gemini_batch.triggers.batch."

@@ -18,8 +18,8 @@ from airflow_provider_gemini_batch.exceptions import GeminiRequestError, GeminiR
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.results_writer import write_results
 from airflow_provider_gemini_batch.submitted_keys import load_manifest, manifest_path, write_manifest
-from tests.conftest import ROOT, SENTINEL_KEY
-from tests.fault_proxy import FaultProxy, ShortBody, Truncate
+from tests.conftest import ROOT, proxied_connection
+from tests.fault_proxy import ShortBody, Truncate
 
 DOWNLOAD = r"/files/[^/]+:download"
 
@@ -39,10 +39,7 @@ def finished_file_job(hook: GeminiBatchHook, n: int, marker: dict | None = None)
 
 @pytest.fixture
 def proxied(emu, monkeypatch):
-    with FaultProxy(emu.base_url) as proxy:
-        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
-            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
-            "extra": {"retry_max_wait_seconds": 0.1, "max_retries": 3, "timeout_seconds": 10}}))
+    with proxied_connection(emu, monkeypatch) as proxy:
         yield proxy
 
 

@@ -15,8 +15,8 @@ from airflow_provider_gemini_batch.exceptions import GeminiMalformedReplyError, 
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators.batch import poll_until_done
 from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
-from tests.conftest import SENTINEL_KEY
-from tests.fault_proxy import HTML_PAGE, JSON_LIST, TRUNCATED_JSON, EditJson, FaultProxy, Redirect, Replace, Status
+from tests.conftest import SENTINEL_KEY, proxied_connection
+from tests.fault_proxy import HTML_PAGE, JSON_LIST, TRUNCATED_JSON, EditJson, Redirect, Replace, Status
 
 JOB_GET = r"^/v1beta/batches/[^/:?]+$"
 CREATE = r":batchGenerateContent$"
@@ -35,10 +35,7 @@ class Log:
 @pytest.fixture
 def proxy(gemini_conn, monkeypatch):
     """The default connection now points at the fault proxy in front of the emulator."""
-    with FaultProxy(gemini_conn.base_url) as p:
-        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
-            "conn_type": "gemini", "host": p.base_url, "password": SENTINEL_KEY,
-            "extra": {"retry_max_wait_seconds": 0.2, "max_retries": 4, "timeout_seconds": 10}}))
+    with proxied_connection(gemini_conn, monkeypatch, max_retries=4, retry_max_wait_seconds=0.2) as p:
         yield p
 
 
