@@ -94,3 +94,9 @@ def airflow_db():
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                    env=dict(os.environ))
     return os.environ["AIRFLOW_HOME"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under xdist the e2e group (one worker, a few minutes of real scheduler runs) is the longest
+    chain: hand it out first so the other workers fill in around it. A stable sort: nothing else moves."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
