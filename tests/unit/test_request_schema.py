@@ -54,6 +54,14 @@ def test_installed_sdk_knows_no_field_the_snapshot_lacks():
 
 
 def test_committed_snapshot_is_exactly_what_the_generator_writes():
+    from importlib.metadata import version
+
+    committed = json.loads((ROOT / "airflow_provider_gemini_batch" / "data" / "request_schema.json").read_text())
+    if version("google-genai") != committed["sdk"]["version"]:
+        # The generator reads the installed SDK: with another release (an older Airflow's constraints in
+        # the compatibility matrix) it writes another snapshot by design; the drift test above still runs.
+        pytest.skip(f"needs google-genai {committed['sdk']['version']} (the snapshot's source); "
+                    f"{version('google-genai')} is installed")
     text = json.dumps(_generator().build(), indent=1) + "\n"
     assert (ROOT / "airflow_provider_gemini_batch" / "data" / "request_schema.json").read_text() == text
 
