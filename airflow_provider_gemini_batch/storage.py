@@ -90,7 +90,7 @@ def _replace(tmp: Any, destination: Any) -> None:
 def _remove_quietly(path: Any) -> None:
     try:
         path.unlink()
-    except (FileNotFoundError, OSError, NotImplementedError):
+    except Exception:  # cleanup must never mask the error being raised (older Airflow: ValueError too)
         pass
 
 
@@ -121,6 +121,9 @@ def atomic_writer(destination: Any, job_name: str | None = None, doing: str = "W
 def _normalised(path: Any) -> str:
     if is_local(path):
         return os.path.realpath(os.path.abspath(os.fspath(path)))
+    if getattr(path, "protocol", None) in ("file", "local"):
+        # str() of a file:// ObjectStoragePath differs between Airflow releases; its .path does not.
+        return os.path.realpath(getattr(path, "path", None) or str(path)[len("file://"):])
     text = str(path)
     return text[len("file://"):] if text.startswith("file://") else text.rstrip("/")
 
@@ -140,6 +143,7 @@ def check_results_location(results_path: Any, input_file: Any = None) -> Any:
         destination = open_path(results_path)
         if not is_local(destination):
             destination.fs  # noqa: B018 - resolving the filesystem is what fails for an unknown scheme
+            destination.exists()  # Airflow 3.1 resolves it lazily: the first real call is what fails there
     except Exception as exc:  # fsspec: ValueError("Protocol not known: ..."), ImportError for a missing extra
         raise GeminiRequestError(f"{text!r} cannot be opened ({type(exc).__name__}: {exc}); use a local path or "
                                  "an object storage URI Airflow knows (s3://, gs://, file://, ...) with its "

@@ -41,6 +41,16 @@ def error_of(fn):
 def test_installed_sdk_knows_no_field_the_snapshot_lacks():
     """Fails when google-genai (upgraded) carries request fields or enum values our snapshot does not:
     regenerate with `python scripts/generate_request_schema.py` and commit the JSON."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    made_from = json.loads((ROOT / "airflow_provider_gemini_batch" / "data" / "request_schema.json").read_text())
+    if Version(version("google-genai")) < Version(made_from["sdk"]["version"]):
+        # An older SDK cannot know fields a newer one lacks, and its converters refuse some config fields
+        # the generator probes (e.g. routing_config on 2.x): the drift check is for newer SDKs.
+        pytest.skip(f"needs google-genai >= {made_from['sdk']['version']} (the snapshot's source); "
+                    f"{version('google-genai')} is installed")
     fresh, committed = _generator().build(), raw_schema()
     missing = []
     for group in ("types", "roots"):
