@@ -47,7 +47,9 @@ def open_path(path: Any):
 
 
 def is_local(path: Any) -> bool:
-    return isinstance(path, Path)
+    # ObjectStoragePath subclasses pathlib.Path on Airflow 3.0/3.1 (older universal-pathlib): only a
+    # plain Path, which has no fsspec protocol, is a local file for os.replace and friends.
+    return isinstance(path, Path) and not getattr(path, "protocol", None)
 
 
 def ensure_parent(path: Any) -> None:
