@@ -75,6 +75,22 @@ def gemini_conn(emu, monkeypatch):
     return emu
 
 
+SDK_DONE_STATES = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+
+
+def wait_for_sdk_job(sdk, name: str, timeout: float = 20, interval: float = 0.1):
+    """Poll a job through the real google-genai SDK until it is terminal; fail the test at `timeout`."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = sdk.batches.get(name=name)
+        if job.state.name in SDK_DONE_STATES:
+            return job
+        time.sleep(interval)
+    raise AssertionError(f"{name} did not finish")
+
+
 @contextmanager
 def proxied_connection(emu, monkeypatch, max_retries: int = 3, retry_max_wait_seconds: float = 0.1):
     """The default connection goes through a fault proxy (tests/fault_proxy.py) in front of the emulator."""

@@ -6,21 +6,14 @@ import time
 import pytest
 from google.genai import types
 
+from tests.conftest import SDK_DONE_STATES, wait_for_sdk_job
 from tests.versions import GENAI_DOWNLOAD_TO_FILE, GENAI_EMBEDDINGS, GENAI_INLINE_METADATA, GENAI_RUNNING_STATE
 
 PROMPTS = [{"contents": [{"parts": [{"text": "Tell me a one-sentence joke."}], "role": "user"}]},
            {"contents": [{"parts": [{"text": "Why is the sky blue?"}], "role": "user"}]}]
-DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+DONE = SDK_DONE_STATES
 
 
-def wait(sdk, name, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = sdk.batches.get(name=name)
-        if job.state.name in DONE:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not finish")
 
 
 @GENAI_RUNNING_STATE
@@ -36,7 +29,7 @@ def test_inline_create_poll_and_read_as_the_guide_does(sdk):
     texts = [r.response.text for r in job.dest.inlined_responses]
     assert len(texts) == 2 and all(texts) and texts[0] != texts[1]
     again = sdk.batches.create(model="gemini-2.5-flash", src=PROMPTS[:1])
-    assert wait(sdk, again.name).dest.inlined_responses[0].response.text == texts[0]  # deterministic
+    assert wait_for_sdk_job(sdk, again.name).dest.inlined_responses[0].response.text == texts[0]  # deterministic
 
 
 @GENAI_INLINE_METADATA
@@ -49,7 +42,7 @@ def test_structured_output_validates_against_the_schema(sdk):
         "config": {"response_mime_type": "application/json", "response_schema": schema,
                    "system_instruction": "You are a baker."},
         "metadata": {"key": "cookies"}}])
-    result = wait(sdk, job.name).dest.inlined_responses[0]
+    result = wait_for_sdk_job(sdk, job.name).dest.inlined_responses[0]
     recipes = json.loads(result.response.text)
     assert isinstance(recipes, list) and all(isinstance(r["recipe_name"], str) for r in recipes)
     assert all(isinstance(i, str) for r in recipes for i in r["ingredients"])
@@ -65,7 +58,7 @@ def test_jsonl_upload_file_job_and_download(sdk, tmp_path):
     uploaded = sdk.files.upload(file=str(src), config=types.UploadFileConfig(display_name="my-batch-requests",
                                                                              mime_type="jsonl"))
     assert uploaded.name.startswith("files/") and uploaded.size_bytes == src.stat().st_size
-    job = wait(sdk, sdk.batches.create(model="gemini-2.5-flash", src=uploaded.name,
+    job = wait_for_sdk_job(sdk, sdk.batches.create(model="gemini-2.5-flash", src=uploaded.name,
                                        config={"display_name": "file-upload-job-1"}).name)
     assert job.dest.file_name.startswith("files/batch-") and len(job.dest.file_name) <= 40
     lines = [json.loads(l) for l in sdk.files.download(file=job.dest.file_name).decode().splitlines()]
@@ -83,14 +76,14 @@ def test_embeddings_inline_and_file(sdk, tmp_path):
         src={"inlined_requests": {"contents": [{"parts": [{"text": "a"}]}, {"parts": [{"text": "b"}]}],
                                   "config": {"output_dimensionality": 16}}},
         config={"display_name": "Inlined embeddings batch"})
-    done = wait(sdk, inline.name)
+    done = wait_for_sdk_job(sdk, inline.name)
     vectors = [r.response.embedding.values for r in done.dest.inlined_embed_content_responses]
     assert [len(v) for v in vectors] == [16, 16] and vectors[0] != vectors[1]
     src = tmp_path / "embed.jsonl"
     src.write_text("".join(json.dumps({"key": f"t{i}", "request": {"content": {"parts": [{"text": f"text {i}"}]}}}) + "\n"
                            for i in range(3)))
     uploaded = sdk.files.upload(file=str(src), config={"mime_type": "application/jsonl"})
-    job = wait(sdk, sdk.batches.create_embeddings(model="gemini-embedding-001", src={"file_name": uploaded.name},
+    job = wait_for_sdk_job(sdk, sdk.batches.create_embeddings(model="gemini-embedding-001", src={"file_name": uploaded.name},
                                                   config={"display_name": "Input embeddings batch"}).name)
     rows = [json.loads(l) for l in sdk.files.download(file=job.dest.file_name).decode().splitlines()]
     assert sorted(r["key"] for r in rows) == ["t0", "t1", "t2"]
@@ -118,7 +111,7 @@ def test_v1_works_too(emu):
 
     client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=emu.base_url, api_version="v1"))
     job = client.batches.create(model="gemini-2.5-flash", src=PROMPTS[:1])
-    assert wait(client, job.name).state.name == "JOB_STATE_SUCCEEDED"
+    assert wait_for_sdk_job(client, job.name).state.name == "JOB_STATE_SUCCEEDED"
 
 
 async def test_async_client_drives_the_same_calls(sdk, tmp_path):
@@ -147,4 +140,4 @@ def test_pytest_plugin_fixture_serves_the_sdk(gemini_emulator):
 
     client = genai.Client(api_key="any", http_options=types.HttpOptions(base_url=gemini_emulator.base_url))
     job = client.batches.create(model="gemini-2.5-flash", src=PROMPTS[:1])
-    assert wait(client, job.name).state.name == "JOB_STATE_SUCCEEDED"
+    assert wait_for_sdk_job(client, job.name).state.name == "JOB_STATE_SUCCEEDED"

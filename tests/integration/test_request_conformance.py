@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
 from airflow_provider_gemini_batch.batch_requests import normalize_embed_request, normalize_generate_request
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
+from tests.conftest import wait_for_sdk_job
 from tests.conformance_samples import ROOTS, samples, wrong_type, wrong_value
 
 MODELS = {"GenerateContentRequest": "gemini-2.5-flash", "EmbedContentRequest": "gemini-embedding-001"}
 NORMALIZE = {"GenerateContentRequest": normalize_generate_request, "EmbedContentRequest": normalize_embed_request}
-DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 
 
 @pytest.fixture(autouse=True)
@@ -72,14 +71,6 @@ def test_validator_refuses_wrong_types_and_values_naming_the_path(root):
 
 
 # ------------------------------------------------------------------ the emulator, through real jobs
-def _wait(sdk, name, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = sdk.batches.get(name=name)
-        if job.state.name in DONE:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not finish")
 
 
 def _run_file_job(sdk, tmp_path, root, records):
@@ -90,7 +81,7 @@ def _run_file_job(sdk, tmp_path, root, records):
         job = sdk.batches.create_embeddings(model=MODELS[root], src={"file_name": uploaded.name})
     else:
         job = sdk.batches.create(model=MODELS[root], src=uploaded.name)
-    job = _wait(sdk, job.name)
+    job = wait_for_sdk_job(sdk, job.name, timeout=60)
     assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
     lines = [json.loads(line) for line in sdk.files.download(file=job.dest.file_name).decode().splitlines()]
     return {line["key"]: line for line in lines}
@@ -147,7 +138,7 @@ def test_emulator_accepts_the_config_spelling_through_the_real_sdk(sdk):
     assert len(via_sdk) > 250
     src = [{**s.request, "metadata": {"key": s.path}} for s in via_sdk]
     job = sdk.batches.create(model=MODELS["GenerateContentRequest"], src=src)  # 400 here = refused
-    job = _wait(sdk, job.name)
+    job = wait_for_sdk_job(sdk, job.name, timeout=60)
     answers = job.dest.inlined_responses
     assert len(answers) == len(via_sdk)
     errors = [(a.metadata, a.error) for a in answers if a.error is not None]
@@ -157,4 +148,4 @@ def test_emulator_accepts_the_config_spelling_through_the_real_sdk(sdk):
     for s in embed:
         job = sdk.batches.create_embeddings(model=MODELS["EmbedContentRequest"], src={"inlined_requests": {
             "contents": [s.request["content"]], "config": s.request["config"]}})
-        assert _wait(sdk, job.name).state.name == "JOB_STATE_SUCCEEDED", s.path
+        assert wait_for_sdk_job(sdk, job.name, timeout=60).state.name == "JOB_STATE_SUCCEEDED", s.path

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from tests.conftest import wait_for_sdk_job
+
 import httpx
 import pytest
 from google.genai import errors, types
@@ -17,7 +19,6 @@ KEY = {"x-goog-api-key": "k"}
 MODEL = "gemini-2.5-flash"
 REAL_429 = ("You exceeded your current quota, please check your plan and billing details. "
             "For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.")
-DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 
 
 def digest(prompt: str, model: str = MODEL) -> str:
@@ -33,14 +34,6 @@ def create(emu, prompts, model=MODEL, display_name="job"):
                       timeout=30)
 
 
-def wait(sdk, name, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = sdk.batches.get(name=name)
-        if job.state.name in DONE:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not finish")
 
 
 def test_inline_answers_come_back_shuffled_and_without_metadata(realistic_sdk):
@@ -48,7 +41,7 @@ def test_inline_answers_come_back_shuffled_and_without_metadata(realistic_sdk):
     job = realistic_sdk.batches.create(model=MODEL, src=[
         {"contents": [{"parts": [{"text": p}], "role": "user"}], "metadata": {"key": f"row-{i}"}}
         for i, p in enumerate(prompts)])
-    answers = wait(realistic_sdk, job.name).dest.inlined_responses
+    answers = wait_for_sdk_job(realistic_sdk, job.name, interval=0.05).dest.inlined_responses
     assert len(answers) == 300
     assert all(getattr(a, "metadata", None) is None for a in answers)
     texts = [a.response.text for a in answers]
@@ -63,7 +56,7 @@ def test_default_profile_keeps_order_and_metadata(sdk):
     prompts = [f"Question {i}" for i in range(20)]
     job = sdk.batches.create(model=MODEL, src=[
         {"contents": [{"parts": [{"text": p}]}], "metadata": {"key": f"row-{i}"}} for i, p in enumerate(prompts)])
-    answers = wait(sdk, job.name).dest.inlined_responses
+    answers = wait_for_sdk_job(sdk, job.name, interval=0.05).dest.inlined_responses
     assert [a.metadata for a in answers] == [{"key": f"row-{i}"} for i in range(20)]
     assert [a.response.text.split()[2] for a in answers] == [digest(p) for p in prompts]
     assert len(list(sdk.batches.list())) == 1  # no page size needed by the guide's API
