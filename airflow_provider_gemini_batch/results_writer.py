@@ -42,12 +42,6 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
-def check_writable(path: Any, input_file: Any = None) -> None:
-    """Fail before anything billable when the results could not be written (kept for callers of the
-    old name; see storage.check_results_location)."""
-    check_results_location(path, input_file)
-
-
 def _encode(record: dict) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 

@@ -47,7 +47,7 @@ from ..media import (
 from ..media_output import externalize_results
 from ..media_sources import expand_locations, inspect_all, read_bytes, resolve, scan_requests_file
 from ..media_uploads import delete_files, parse_time, survey, upload_distinct
-from ..results_writer import check_writable, open_path
+from ..storage import check_results_location, open_path
 from ..sharding import merge_jsonl
 from ..states import judge_failures
 from ..submitted_keys import manifest_path
@@ -191,7 +191,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
                        if not (str(p) == final or str(p).startswith(f"{final}.shard-"))}
 
     def _plan(self, context: Any) -> dict:
-        check_writable(self._final_results())
+        check_results_location(self._final_results())
         self.hook.check_model(self.model, embeddings=False)
         if self.requests_file is not None:
             self._validate_lines()
