@@ -116,3 +116,25 @@ def pytest_collection_modifyitems(config, items):
     """Under xdist the e2e group (one worker, a few minutes of real scheduler runs) is the longest
     chain: hand it out first so the other workers fill in around it. A stable sort: nothing else moves."""
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+
+
+class _LoadGroupGuard:
+    """xdist groups a test by suffixing its nodeid with "@<group>" on the worker. pytest 9.2 made that
+    suffix silently not take effect (pytest-dev/pytest-xdist#1386): the e2e modules were spread over
+    workers and raced each other for PostgreSQL and Airflow's log-server ports, which failed CI once.
+    The controller sees every worker's collected ids, so it stops the run before a test starts."""
+
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if node.config.getvalue("dist") != "loadgroup":
+            return
+        ungrouped = [nodeid for nodeid in ids if nodeid.startswith("tests/e2e/") and "@" not in nodeid]
+        if ungrouped:
+            raise pytest.UsageError(
+                f"--dist loadgroup did not group the e2e tests (e.g. {ungrouped[0]}): this pytest and pytest-xdist "
+                "drop the group suffix (pytest-dev/pytest-xdist#1386); install the versions in constraints.txt")
+
+
+def pytest_configure(config):
+    # The hook exists only where xdist is installed (not in the compatibility matrix's venvs).
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_LoadGroupGuard(), "gemini-batch-loadgroup-guard")

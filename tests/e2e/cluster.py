@@ -3,6 +3,7 @@ dag-processor and triggerer, each its own process group so that a test can kill 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -34,17 +35,36 @@ def _pg_ready() -> bool:
         return "password" in str(exc)
 
 
-def ensure_postgres() -> None:
-    """Start the machine's PostgreSQL 15 cluster if it is down (CI starts nothing for us)."""
+def ensure_postgres(timeout: float = 90) -> None:
+    """Start the machine's PostgreSQL 15 cluster if it is down (CI starts nothing for us).
+
+    Readiness is the verdict, not pg_ctlcluster's exit code: on a machine restored from a snapshot the data
+    directory holds the postmaster.pid of a server that was killed, and a start that races another starter
+    (a second test process, another checkout's suite) exits 1 with "lock file already exists" while the
+    server it lost to comes up and serves. CI failed that way once, with the server accepting connections.
+    """
     if shutil.which("pg_ctlcluster") is None:
         raise RuntimeError("PostgreSQL is not installed (pg_ctlcluster not found)")
-    status = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
-    if " online" not in status:
-        subprocess.run(["pg_ctlcluster", "15", "main", "start"], check=True)
-    for _ in range(100):
-        if _pg_ready():
-            break
-        time.sleep(0.2)
+    if _pg_ready():
+        return
+    # One starter at a time on this machine; the others wait here and then find it ready.
+    with open("/tmp/airflow-provider-gemini-batch-postgres.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        attempts = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _pg_ready():
+                return
+            status = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
+            if " online" not in status:
+                started = subprocess.run(["pg_ctlcluster", "15", "main", "start"], capture_output=True, text=True)
+                attempts.append(f"exit {started.returncode}: {(started.stdout + started.stderr).strip()[-1500:]}")
+            for _ in range(50):
+                if _pg_ready():
+                    return
+                time.sleep(0.2)
+        raise RuntimeError(f"PostgreSQL did not accept connections within {timeout:.0f} s; start attempts:\n"
+                           + "\n".join(attempts))
 
 
 def _psql(sql: str, db: str = "postgres") -> None:
