@@ -18,7 +18,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from .exceptions import GeminiRequestError, GeminiResultsWriteError
 
@@ -178,3 +178,13 @@ def check_results_location(results_path: Any, input_file: Any = None) -> Any:
         _remove_quietly(probe)
         _remove_quietly(moved)
     return destination
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending

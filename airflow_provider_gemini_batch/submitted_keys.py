@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import msgspec
 
-from .batch_results import KeyDigests
+from .core.results import KeyDigests
 from .compat import read_lines
 from .storage import atomic_writer, open_path, sibling
 

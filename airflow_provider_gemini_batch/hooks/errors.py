@@ -15,7 +15,8 @@ from ..exceptions import (
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..retry_policy import is_transient_code, redact, retry_hint
+from ..core.redact import redact
+from ..core.retry_policy import is_transient_code, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
@@ -110,3 +111,13 @@ def key_origin(settings: Any) -> str:
     if source == "connection":
         return f"connection {conn_id!r}"
     return f"{source} (connection {conn_id!r} is not defined)"
+
+
+def check_job_reply(raw: dict, name: str, what: str, url: str) -> dict:
+    """A 200 to a GET of a job that is not that job (a proxy's JSON, another resource) is a malformed
+    reply, transient, rather than a snapshot in state UNSPECIFIED that would keep us waiting for ever."""
+    if raw.get("name") != name or not isinstance(raw.get("metadata", {}), dict):
+        snippet = str(raw)[:120]
+        raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} is not the job {name}: {snippet}",
+                                        code=200, status="MALFORMED_REPLY")
+    return raw

@@ -27,10 +27,10 @@ from typing import Any, Iterator, Sequence
 
 import msgspec
 
-from ..batch_requests import iter_jsonl
+from ..core.requests import iter_jsonl
 from ..compat import read_lines
 from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
-from ..media import (
+from ..core.media import (
     DEFAULT_INLINE_MAX_BYTES,
     DEFAULT_STORAGE_QUOTA_BYTES,
     MediaItem,
@@ -48,8 +48,8 @@ from ..media_output import externalize_results
 from ..media_sources import expand_locations, inspect_all, read_bytes, resolve, scan_requests_file
 from ..media_uploads import delete_files, parse_time, survey, upload_distinct
 from ..storage import check_results_location, open_path
-from ..sharding import merge_jsonl
-from ..states import judge_failures
+from ..jsonl_shards import merge_jsonl
+from ..core.states import judge_failures
 from ..submitted_keys import manifest_path
 from .batch import GeminiBatchSubmitOperator, _seconds
 

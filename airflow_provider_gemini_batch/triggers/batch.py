@@ -16,9 +16,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..exceptions import GeminiBatchError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
-from ..progress_log import ProgressLog
-from ..states import parse_job
-from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
+from ..core.progress_log import ProgressLog
+from ..core.states import parse_job
+from ..core.waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
 
 class GeminiBatchJobTrigger(BaseTrigger):

@@ -14,10 +14,10 @@ import pytest
 from google.genai import types
 
 from airflow_provider_gemini_batch import batch_requests as br
-from airflow_provider_gemini_batch.batch_requests import (
+from airflow_provider_gemini_batch.core.requests import (
     iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
-from airflow_provider_gemini_batch.request_schema import raw_schema, snapshot
+from airflow_provider_gemini_batch.core.request_schema import raw_schema, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -185,7 +185,7 @@ def test_lower_case_enums_are_normalised_in_the_sdk_spelling_and_refused_in_rest
 
 # ------------------------------------------------------------------ unknown fields: near miss, warning, strict
 def test_unknown_field_warns_once_and_is_sent_as_is(caplog):
-    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.batch_requests")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.core.requests")
     reqs = [{**PROMPT, "generationConfig": {"brandNewKnob": i}} for i in range(5)]
     records = list(iter_keyed(reqs))
     assert [r.request["generationConfig"] for r in records] == [{"brandNewKnob": i} for i in range(5)]
@@ -214,7 +214,7 @@ def test_near_misses_are_errors_at_every_depth(request_, where, fragment):
 
 
 def test_vertex_only_fields_warn_and_strict_refuses(caplog):
-    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.batch_requests")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.core.requests")
     req = {**PROMPT, "tools": [{"retrieval": {}}]}
     assert normalize_generate_request(req, "r")["tools"] == [{"retrieval": {}}]
     assert any("only supported on Vertex AI" in r.getMessage() for r in caplog.records)
