@@ -256,3 +256,32 @@ def test_emulator_judges_with_its_own_code_from_the_same_data():
                 assert not any("batch_requests" in n or "request_schema" in n for n in names), source.name
     assert wire_schema.SCHEMA_PATH.resolve() == (ROOT / "airflow_provider_gemini_batch" / "data" /
                                                  "request_schema.json").resolve()
+
+
+def test_keyed_fast_path_agrees_with_the_general_path_on_generated_records():
+    """iter_keyed and iter_jsonl take {"key", "request"} records with a canonical request without
+    building a location or running the general code; on generated records (odd keys, extra fields,
+    non-canonical requests) they must give what the general path gives, result or error."""
+    rng = random.Random(16)
+    keys = ["k1", "row-7", " ", "", "\t", 5, None, "ключ", " padded "]
+    fast_taken = 0
+
+    def outcome(run):
+        try:
+            record = run()
+            return ("ok", record.key, json.dumps(record.request))
+        except GeminiRequestError as exc:
+            return ("error", str(exc))
+
+    for i in range(1000):
+        record = {"key": rng.choice(keys), "request": _random_request(rng)}
+        if rng.random() < 0.05:
+            record["metadata"] = {"source": "x"}
+        if rng.random() < 0.03:
+            record["extra"] = 1
+        general = outcome(lambda: br._keyed(copy.deepcopy(record), 0, "requests[0]", False, "request", br.Checks()))
+        assert outcome(lambda: next(br.iter_keyed([copy.deepcopy(record)]))) == general, record
+        line_general = outcome(lambda: br._keyed(copy.deepcopy(record), 1, "input line 1", False, "line", br.Checks()))
+        assert outcome(lambda: next(br.iter_jsonl([json.dumps(record).encode()]))) == line_general, record
+        fast_taken += br._canonical_record(record) is not None
+    assert 100 < fast_taken < 900  # both paths are really exercised
