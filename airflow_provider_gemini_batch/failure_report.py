@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable, Iterator
+from typing import Any, Generator, Iterable, Iterator
 
 SAMPLE_SIZE = 5          # failed keys named in the exception, the log and the XCom summary
 MESSAGE_CHARS = 160      # a server message can be long; the sample is for reading, the file has it whole
@@ -95,7 +95,7 @@ def read_results_file(path: Any) -> Iterator[dict]:
                     continue
 
 
-def read_job_results(hook: Any, job_name: str) -> Iterator[dict]:
+def read_job_results(hook: Any, job_name: str) -> Generator[dict, None, None]:
     """Records straight from a finished job's results (its result file, streamed, or inline results)."""
     from .core.results import iter_file_records, iter_inline_records
     from .storage import iter_lines

@@ -66,7 +66,7 @@ def sibling(path: Any, label: str) -> Any:
 
 
 def storage_error(exc: BaseException, path: Any, job_name: str | None, doing: str) -> GeminiResultsWriteError:
-    code = getattr(exc, "errno", None)
+    code: int = getattr(exc, "errno", None) or 0
     why = _WHY.get(code) or f"{type(exc).__name__}: {exc}"
     where = f" for {job_name}" if job_name else ""
     fix = {errno.ENOSPC: "free space there or choose another results_path",
@@ -171,7 +171,7 @@ def check_results_location(results_path: Any, input_file: Any = None) -> Any:
             out.write(b"")
         _replace(probe, moved)
     except Exception as exc:
-        why = _WHY.get(getattr(exc, "errno", None)) or f"{type(exc).__name__}: {exc}"
+        why = _WHY.get(getattr(exc, "errno", None) or 0) or f"{type(exc).__name__}: {exc}"
         raise GeminiRequestError(f"{text!r} is not writable ({why}): nothing was submitted; choose a location "
                                  "the worker can create and rename files in", location="results_path") from None
     finally:

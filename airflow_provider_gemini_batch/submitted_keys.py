@@ -14,7 +14,7 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
 
@@ -96,7 +96,7 @@ class SubmittedKeys:
         return cls(count, fingerprint, digests, reopen)
 
 
-def _read(path: Any) -> tuple[dict | None, Iterator[str]]:
+def _read(path: Any) -> tuple[dict | None, Callable[[], Iterator[str]]]:
     def keys() -> Iterator[str]:
         with path.open("rb") as fh:
             for line in read_lines(fh):

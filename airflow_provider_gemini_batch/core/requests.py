@@ -176,6 +176,7 @@ def _value(value: Any, spec: FieldSpec, where: str, ck: Checks) -> Any:
             value = _plain(value)
     kind = spec.kind
     if kind == "object":
+        assert spec.ref is not None  # the schema names the type of every object field
         return _object(value, _types()[spec.ref], where, ck)
     if kind == "string":
         if type(value) is not str:
@@ -192,6 +193,7 @@ def _value(value: Any, spec: FieldSpec, where: str, ck: Checks) -> Any:
         if type(value) is not list:
             raise _type_error(spec, value, where)
         item = spec.items
+        assert item is not None  # the schema types every array's items
         return [_value(v, item, f"{where}[{i}]", ck) for i, v in enumerate(value)]
     if kind == "integer":
         # Proto JSON takes an integer as a number or a decimal string (int64 fields go out as strings).
@@ -216,7 +218,9 @@ def _value(value: Any, spec: FieldSpec, where: str, ck: Checks) -> Any:
     if kind == "map":
         if type(value) is not dict:
             raise _type_error(spec, value, where)
-        return {k: _value(v, spec.items, f"{where}.{k}", ck) for k, v in value.items()}
+        values = spec.items
+        assert values is not None  # the schema types every map's values
+        return {k: _value(v, values, f"{where}.{k}", ck) for k, v in value.items()}
     if kind == "struct":
         if type(value) is not dict:
             raise _type_error(spec, value, where)
@@ -738,7 +742,7 @@ def _explain_bad_line(raw: bytes, where: str) -> None:
         raise _fail("blank line: every line must be one JSON object {'key': ..., 'request': ...}", where)
     try:
         json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise _fail(f"malformed JSON ({exc.msg} at column {exc.colno})", where) from None
     raise _fail("malformed JSON", where)
 

@@ -20,7 +20,7 @@ from ..core.retry_policy import is_transient_code, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
-                      key_origin: str = "the connection", headers: Any = None) -> GeminiApiError:
+                      key_origin: str = "the connection", headers: Any = None) -> GeminiApiError | GeminiAuthError:
     """An error for an HTTP reply `code` whose body is the API's {"error": {...}} (or anything).
     `key_origin` names where the refused key came from (e.g. "connection 'gemini_default'"); a transient
     error carries `retry_after`: what Retry-After or RetryInfo asked for, if anything."""
@@ -44,7 +44,7 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
 
 
 def error_from_sdk(exc: Exception, what: str, secret: str | None,
-                   key_origin: str = "the connection") -> GeminiApiError | None:
+                   key_origin: str = "the connection") -> GeminiApiError | GeminiAuthError | None:
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):

@@ -10,7 +10,7 @@ connections and our ``gemini`` ones; it gets only the connection's password (key
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from airflow.providers.common.ai.batch.base import (
     BatchAdapter,
@@ -28,7 +28,7 @@ from ..hooks.gemini_batch import GeminiBatchHook
 from ..storage import iter_lines
 from ..core.states import Outcome, parse_job
 
-_STATUS = {Outcome.WAITING: "in_progress", Outcome.SUCCEEDED: "completed", Outcome.PARTIAL: "completed",
+_STATUS: dict[Outcome, Literal["in_progress", "completed", "failed", "expired", "cancelled"]] = {Outcome.WAITING: "in_progress", Outcome.SUCCEEDED: "completed", Outcome.PARTIAL: "completed",
            Outcome.FAILED: "failed", Outcome.EXPIRED: "expired", Outcome.CANCELLED: "cancelled"}
 
 

@@ -99,6 +99,7 @@ class GeminiBatchJobTrigger(BaseTrigger):
                     except GeminiBatchError as exc:
                         cancel_error = str(exc)
                     decision = after_cancel(cfg, progress, cancel_error, await self._poll(hook), time.time())
+                assert decision.event is not None  # an emit decision always carries its event
                 self.log.info("%s: %s", self.job_name, decision.event["reason"])
                 yield TriggerEvent(decision.event)
                 return
