@@ -18,6 +18,7 @@ from airflow_provider_gemini_batch.core.requests import (
     iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 from airflow_provider_gemini_batch.core.request_schema import raw_schema, snapshot
+from tests.versions import GENAI_INLINE_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -146,6 +147,7 @@ def test_fast_path_agrees_with_the_general_path_on_generated_requests(caplog):
 
 
 # ------------------------------------------------------------------ google-genai typed objects
+@GENAI_INLINE_METADATA  # types.InlinedRequest(metadata=...)
 def test_typed_objects_are_accepted_as_the_sdk_would_send_them():
     records = list(iter_keyed([
         types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text="a"),
