@@ -47,7 +47,7 @@ class GeminiApiError(GeminiBatchError):
                  retry_after: float | None = None):
         self.code = code
         self.status = status
-        self.status_code = code  # the name common-ai's adapters look for
+        self.status_code = code  # type: ignore[assignment]  # the HTTP code, under the name common-ai's adapters read
         self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After / RetryInfo)
         super().__init__(message)
 

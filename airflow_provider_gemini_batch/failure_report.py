@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable, Iterator
+from typing import Any, Generator, Iterable, Iterator
 
 SAMPLE_SIZE = 5          # failed keys named in the exception, the log and the XCom summary
 MESSAGE_CHARS = 160      # a server message can be long; the sample is for reading, the file has it whole
@@ -84,7 +84,7 @@ def describe_failures(sample: list[dict], failed: int | None, where: str | None)
 def read_results_file(path: Any) -> Iterator[dict]:
     """Records of a results JSONL we wrote (local path or object storage URI), one line at a time."""
     from .compat import read_lines
-    from .results_writer import open_path
+    from .storage import open_path
 
     with open_path(path).open("rb") as fh:
         for line in read_lines(fh):
@@ -95,11 +95,11 @@ def read_results_file(path: Any) -> Iterator[dict]:
                     continue
 
 
-def read_job_results(hook: Any, job_name: str) -> Iterator[dict]:
+def read_job_results(hook: Any, job_name: str) -> Generator[dict, None, None]:
     """Records straight from a finished job's results (its result file, streamed, or inline results)."""
-    from .batch_results import iter_file_records, iter_inline_records
-    from .results_writer import iter_lines
-    from .states import parse_job
+    from .core.results import iter_file_records, iter_inline_records
+    from .storage import iter_lines
+    from .core.states import parse_job
 
     raw = hook.get_job_raw(job_name)
     snapshot = parse_job(raw)

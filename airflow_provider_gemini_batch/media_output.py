@@ -12,8 +12,8 @@ import base64
 import json
 from typing import Any
 
-from .media import extension_for, safe_name
-from .results_writer import ensure_parent, open_path
+from .core.media import extension_for, safe_name
+from .storage import ensure_parent, open_path
 
 
 def _media_parts(record: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .exceptions import GeminiMediaError
-from .media import MediaItem, check_size, detect_mime
+from .core.media import MediaItem, check_size, detect_mime
 
 HEAD_BYTES = 64
 READ_BYTES = 1024 * 1024
@@ -145,8 +145,8 @@ def scan_requests_file(source: Any) -> tuple[list[tuple[str, list[str], int]], d
     Keys must be present and unique: results join back by them."""
     import msgspec
 
-    from .media import file_refs, ref_mime, ref_path
-    from .results_writer import open_path
+    from .core.media import file_refs, ref_mime, ref_path
+    from .storage import open_path
 
     decoder = msgspec.json.Decoder()
     lines: list[tuple[str, list[str], int]] = []

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .exceptions import GeminiBatchError, GeminiMediaError
-from .media import MediaItem, sha256_hex_of_api
+from .core.media import MediaItem, sha256_hex_of_api
 
 log = logging.getLogger(__name__)
 DISPLAY_PREFIX = "airflow-media-"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .batch_requests import schema_from_python
+from .core.structured_output import schema_from_python
 
 _JSON_KEY = {"response_schema": "response_json_schema", "response_json_schema": "response_json_schema",
              "responseSchema": "responseJsonSchema", "responseJsonSchema": "responseJsonSchema"}

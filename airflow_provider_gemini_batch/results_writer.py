@@ -15,7 +15,7 @@ import json
 import logging
 from typing import Any, Iterable, Iterator
 
-from .batch_results import ResultTally, describe_problems, iter_file_records, iter_inline_records
+from .core.results import ResultTally, describe_problems, iter_file_records, iter_inline_records
 from .exceptions import (
     GeminiNotFoundError,
     GeminiResultsIncompleteError,
@@ -23,23 +23,13 @@ from .exceptions import (
     GeminiUnreachableError,
 )
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
-from .pricing import usage_summary
-from .states import parse_job
-from .storage import atomic_writer, check_results_location, ensure_parent, open_path  # noqa: F401 (re-exported)
+from .core.pricing import usage_summary
+from .core.states import parse_job
+from .storage import atomic_writer, iter_lines, open_path
 from .submitted_keys import SubmittedKeys
 
 MISSING_KEYS_LISTED = 20
 log = logging.getLogger(__name__)
-
-
-def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
 
 
 def _encode(record: dict) -> bytes:

@@ -18,7 +18,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from .exceptions import GeminiRequestError, GeminiResultsWriteError
 
@@ -66,7 +66,7 @@ def sibling(path: Any, label: str) -> Any:
 
 
 def storage_error(exc: BaseException, path: Any, job_name: str | None, doing: str) -> GeminiResultsWriteError:
-    code = getattr(exc, "errno", None)
+    code: int = getattr(exc, "errno", None) or 0
     why = _WHY.get(code) or f"{type(exc).__name__}: {exc}"
     where = f" for {job_name}" if job_name else ""
     fix = {errno.ENOSPC: "free space there or choose another results_path",
@@ -171,10 +171,20 @@ def check_results_location(results_path: Any, input_file: Any = None) -> Any:
             out.write(b"")
         _replace(probe, moved)
     except Exception as exc:
-        why = _WHY.get(getattr(exc, "errno", None)) or f"{type(exc).__name__}: {exc}"
+        why = _WHY.get(getattr(exc, "errno", None) or 0) or f"{type(exc).__name__}: {exc}"
         raise GeminiRequestError(f"{text!r} is not writable ({why}): nothing was submitted; choose a location "
                                  "the worker can create and rename files in", location="results_path") from None
     finally:
         _remove_quietly(probe)
         _remove_quietly(moved)
     return destination
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending

@@ -14,11 +14,11 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
 
-from .batch_results import KeyDigests
+from .core.results import KeyDigests
 from .compat import read_lines
 from .storage import atomic_writer, open_path, sibling
 
@@ -96,7 +96,7 @@ class SubmittedKeys:
         return cls(count, fingerprint, digests, reopen)
 
 
-def _read(path: Any) -> tuple[dict | None, Iterator[str]]:
+def _read(path: Any) -> tuple[dict | None, Callable[[], Iterator[str]]]:
     def keys() -> Iterator[str]:
         with path.open("rb") as fh:
             for line in read_lines(fh):

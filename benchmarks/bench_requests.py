@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 
-from airflow_provider_gemini_batch.batch_requests import iter_jsonl, iter_keyed
+from airflow_provider_gemini_batch.core.requests import iter_jsonl, iter_keyed
 
 
 def _prompts(n: int):

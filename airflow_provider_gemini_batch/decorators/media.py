@@ -55,7 +55,8 @@ class _GeminiBatchMediaDecoratedOperator(DecoratedOperator, GeminiBatchMediaOper
         self._apply_spec(context)
         return GeminiBatchMediaOperator.execute(self, context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any], media_shard: int | None = None) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, media_shard: int | None = None
+                         ) -> Any:
         if self.source is SET_DURING_EXECUTION:
             self._apply_spec(context)
         return GeminiBatchMediaOperator.execute_complete(self, context, event, media_shard)

@@ -15,11 +15,12 @@ from ..exceptions import (
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..retry_policy import is_transient_code, redact, retry_hint
+from ..core.redact import redact
+from ..core.retry_policy import is_transient_code, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
-                      key_origin: str = "the connection", headers: Any = None) -> GeminiApiError:
+                      key_origin: str = "the connection", headers: Any = None) -> GeminiApiError | GeminiAuthError:
     """An error for an HTTP reply `code` whose body is the API's {"error": {...}} (or anything).
     `key_origin` names where the refused key came from (e.g. "connection 'gemini_default'"); a transient
     error carries `retry_after`: what Retry-After or RetryInfo asked for, if anything."""
@@ -43,7 +44,7 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
 
 
 def error_from_sdk(exc: Exception, what: str, secret: str | None,
-                   key_origin: str = "the connection") -> GeminiApiError | None:
+                   key_origin: str = "the connection") -> GeminiApiError | GeminiAuthError | None:
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
@@ -110,3 +111,13 @@ def key_origin(settings: Any) -> str:
     if source == "connection":
         return f"connection {conn_id!r}"
     return f"{source} (connection {conn_id!r} is not defined)"
+
+
+def check_job_reply(raw: dict, name: str, what: str, url: str) -> dict:
+    """A 200 to a GET of a job that is not that job (a proxy's JSON, another resource) is a malformed
+    reply, transient, rather than a snapshot in state UNSPECIFIED that would keep us waiting for ever."""
+    if raw.get("name") != name or not isinstance(raw.get("metadata", {}), dict):
+        snippet = str(raw)[:120]
+        raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} is not the job {name}: {snippet}",
+                                        code=200, status="MALFORMED_REPLY")
+    return raw

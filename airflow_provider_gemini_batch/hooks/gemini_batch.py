@@ -30,11 +30,14 @@ from ..exceptions import (
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..batch_requests import check_file_size
-from ..retry_policy import next_delay, redact
-from ..settings import GeminiSettings, default_settings, resolve_settings
-from ..states import JobSnapshot, parse_job
+from ..core.names import check_file_name, check_job_name, is_embedding_model, model_path  # noqa: F401 (public here too)
+from ..core.requests import check_file_size
+from ..core.redact import redact
+from ..core.retry_policy import next_delay
+from ..core.settings import GeminiSettings, default_settings, resolve_settings
+from ..core.states import JobSnapshot, parse_job
 from .errors import (
+    check_job_reply,
     error_from_sdk,
     error_from_status,
     json_object,
@@ -52,27 +55,6 @@ JSONL_MIME = "application/jsonl"
 # At most this many jobs are read when looking a job up by display name, whatever the list order
 # (documented in docs/reliability.md, rule 4). 50 pages of 100.
 JOB_SEARCH_BOUND = 5000
-
-
-def check_job_name(name: str) -> str:
-    if not isinstance(name, str) or not name.startswith("batches/") or len(name) <= len("batches/") or "/" in name[8:]:
-        raise GeminiRequestError(f"{name!r} is not a batch job name: expected 'batches/<id>'", location="job_name")
-    return name
-
-
-def check_file_name(name: str) -> str:
-    if not isinstance(name, str) or not name.startswith("files/") or len(name) <= len("files/"):
-        raise GeminiRequestError(f"{name!r} is not a file name: expected 'files/<id>'", location="file_name")
-    return name
-
-
-def is_embedding_model(model: str) -> bool:
-    return "embedding" in model
-
-
-def model_path(model: str) -> str:
-    model = model.strip()
-    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
 def new_display_name() -> str:
@@ -380,7 +362,7 @@ class GeminiBatchHook(BaseHook):
         `newer_than` (epoch seconds), paging stops once a whole page is older than it *and* every page
         so far came back newest first (so nothing newer can follow). A list in any other order is read
         up to `max_scanned`."""
-        from ..states import normalize_state
+        from ..core.states import normalize_state
 
         wanted = {normalize_state(s) for s in states} if states else None
         found: list[JobSnapshot] = []
@@ -573,16 +555,6 @@ def parse_time(value: Any) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
-
-
-def check_job_reply(raw: dict, name: str, what: str, url: str) -> dict:
-    """A 200 to a GET of a job that is not that job (a proxy's JSON, another resource) is a malformed
-    reply, transient, rather than a snapshot in state UNSPECIFIED that would keep us waiting for ever."""
-    if raw.get("name") != name or not isinstance(raw.get("metadata", {}), dict):
-        snippet = str(raw)[:120]
-        raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} is not the job {name}: {snippet}",
-                                        code=200, status="MALFORMED_REPLY")
-    return raw
 
 
 # ---------------------------------------------------------------------- sources and sinks

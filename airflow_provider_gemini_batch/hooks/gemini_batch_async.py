@@ -16,9 +16,10 @@ import aiohttp
 from ..compat import CONNECTION_NOT_FOUND, BaseHook, aget_connection
 
 from ..exceptions import GeminiBatchError
-from ..settings import GeminiSettings, resolve_settings
-from .errors import error_from_status, json_object, key_origin, origin, redirect_error, transport_error
-from .gemini_batch import check_job_name, check_job_reply
+from ..core.settings import GeminiSettings, resolve_settings
+from ..core.names import check_job_name
+from .errors import (check_job_reply, error_from_status, json_object, key_origin, origin, redirect_error,
+                     transport_error)
 
 # Bodies bigger than this (finished inline jobs) are parsed off the event loop.
 _PARSE_IN_THREAD_BYTES = 1024 * 1024

@@ -11,12 +11,13 @@ running are read, only when a frame's `transient_conn_id` equals our id; otherwi
 from __future__ import annotations
 
 import sys
+from types import FrameType
 
 MAX_FRAMES = 40
 
 
 def tested_connection_id(conn_id: str) -> str:
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     try:
         for _ in range(MAX_FRAMES):
             if frame is None:

@@ -15,9 +15,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from airflow.sdk import BaseOperator
 
-from ..batch_requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
-from ..batch_results import describe_problems
-from ..events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
+from ..core.requests import apply_defaults, check_file_size, fits_inline, iter_jsonl, iter_keyed
+from ..core.results import describe_problems
+from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
 from ..exceptions import (
     GeminiBatchError,
     GeminiBatchTooLargeError,
@@ -36,13 +36,13 @@ from ..storage import check_results_location, open_path
 from ..submitted_keys import SubmittedKeys, load_manifest, manifest_path, recording_keys, write_manifest
 from ..failure_report import describe_failures, failure_sample
 from ..links import GeminiBatchResultsLink
-from ..progress_log import ProgressLog, iso_utc, short_state
+from ..core.progress_log import ProgressLog, iso_utc, short_state
 from ..rendered import schemas_as_json
 from ..compat import read_lines
-from ..states import JobSnapshot, Outcome, parse_job
-from ..structured_output import OutputValidator
+from ..core.states import JobSnapshot, Outcome, parse_job
+from ..core.structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
-from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
+from ..core.waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
 STORE_KEY = "gemini_batch_submission"
 DISPLAY_NAME_LIMIT = 128

@@ -27,10 +27,10 @@ from typing import Any, Iterator, Sequence
 
 import msgspec
 
-from ..batch_requests import iter_jsonl
+from ..core.requests import iter_jsonl
 from ..compat import read_lines
 from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
-from ..media import (
+from ..core.media import (
     DEFAULT_INLINE_MAX_BYTES,
     DEFAULT_STORAGE_QUOTA_BYTES,
     MediaItem,
@@ -48,8 +48,8 @@ from ..media_output import externalize_results
 from ..media_sources import expand_locations, inspect_all, read_bytes, resolve, scan_requests_file
 from ..media_uploads import delete_files, parse_time, survey, upload_distinct
 from ..storage import check_results_location, open_path
-from ..sharding import merge_jsonl
-from ..states import judge_failures
+from ..jsonl_shards import merge_jsonl
+from ..core.states import judge_failures
 from ..submitted_keys import manifest_path
 from .batch import GeminiBatchSubmitOperator, _seconds
 
@@ -140,7 +140,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         self.write_media = write_media
         self._user_timeout = self.job_timeout  # each shard's wait is this, or less when its media expire sooner
         self._shard: int | None = None
-        self._manifest: dict | None = None
+        self._manifest: dict = {}  # the plan: set by execute (planned) or execute_complete (loaded)
         self._paths: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ paths
@@ -258,8 +258,9 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         if self.requests_file is not None:
             ref_of = {str(p): k for k, p in self._paths.items()}
 
-            def override(path: str) -> str | None:  # a part's mime_type first, then the operator's
+            def stated_first(path: str) -> str | None:  # a part's mime_type first, then the operator's
                 return self._stated.get(ref_of.get(path, path)) or _override(path, self.mime_type)
+            override = stated_first
         items = inspect_all(paths, override, self.upload_concurrency)
         return [MediaItem(k, i.size, i.mime_type, i.sha256) for k, i in zip(keys, items)]
 
@@ -270,16 +271,18 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         self._save_manifest()
         return self._run_from(context, 0)
 
-    def execute_complete(self, context: Any, event: dict[str, Any], media_shard: int | None = None) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, media_shard: int | None = None
+                         ) -> Any:
         self._begin(context)
-        self._manifest = self._load_manifest()
-        if self._manifest is None:
+        loaded = self._load_manifest()
+        if loaded is None:
             raise GeminiMediaError("the media manifest written before the wait is gone: was the results directory "
                                    "cleaned meanwhile? Clear the task to start over", path=str(self._manifest_path()))
+        self._manifest = loaded
         # Which shard this wait was for: the job named in the event, as recorded at submit time (the
         # deferral's kwargs are only a fallback: not every runner hands back the latest ones).
         jobs = {name: int(index) for index, name in (self._manifest.get("jobs") or {}).items()}
-        media_shard = jobs.get(event.get("job_name"), media_shard or 0)
+        media_shard = jobs.get((event or {}).get("job_name"), media_shard or 0)  # the event is validated below
         self._enter_shard(context, media_shard)
         self._with_expiry_note(lambda: GeminiBatchSubmitOperator.execute_complete(self, self._ctx, event))
         return self._run_from(context, media_shard + 1)
@@ -324,13 +327,13 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         margin = _seconds(self.expiry_margin) or 0.0
         reuse_floor = _seconds(self.reuse_min_remaining) or 0.0
         stored = survey(self.hook, margin) if shard["uploads"] else None
-        first_key = {}
+        first_key: dict[str, str] = {}
         for key, (_, _, digest) in self._manifest["items"].items():
             first_key.setdefault(digest, key)
         wanted = []
         for digest in shard["uploads"]:
             known = files.get(digest)
-            found = stored.by_sha256.get(digest)
+            found = stored.by_sha256.get(digest) if stored else None
             if found is not None and (
                     (known and known["name"] == found["name"])  # this task's own, already in its submitted job
                     or (parse_time(found.get("expirationTime")) or 0) - time.time() >= reuse_floor):
@@ -439,7 +442,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
             finally:
                 self.input_file = placeholder
 
-    def _input_keys(self, context: Any = None, event: dict | None = None) -> Iterator[str]:
+    def _input_keys(self, context: Any = None, event: dict | None = None  # type: ignore[override]
+                    ) -> Iterator[str]:  # write_results takes SubmittedKeys or any iterable of keys
         # The shard's keys as planned and recorded before its submit: never the media folder again.
         return iter(self._manifest["shards"][self._shard]["keys"])
 
@@ -448,7 +452,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         """Called by the submit operator once a shard's results are safely written."""
         super()._clean_up(context, job_name, responses_file)
         index = self._shard
-        summary = self._read_counts(self.results_path)
+        summary = self._read_counts(str(self.results_path))
         self._manifest["done"][str(index)] = {"job_name": job_name, **summary}
         if self.delete_uploaded:
             self._delete_ours(self._manifest["shards"][index]["uploads"])

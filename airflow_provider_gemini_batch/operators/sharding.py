@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
 
-from ..sharding import DEFAULT_SHARD_BYTES, merge_jsonl, split_jsonl
+from ..jsonl_shards import DEFAULT_SHARD_BYTES, merge_jsonl, split_jsonl
 
 
 class GeminiBatchSplitJsonlOperator(BaseOperator):

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from airflow.sdk import BaseSensorOperator
 
-from ..events import judge_event, validate_event
+from ..core.events import judge_event, validate_event
 from ..hooks.gemini_batch import GeminiBatchHook, check_job_name
 from ..operators.batch import _default_deferrable, _seconds, poll_until_done
 from ..triggers.batch import GeminiBatchJobTrigger

@@ -16,9 +16,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..exceptions import GeminiBatchError
 from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
-from ..progress_log import ProgressLog
-from ..states import parse_job
-from ..waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
+from ..core.progress_log import ProgressLog
+from ..core.states import parse_job
+from ..core.waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
 
 
 class GeminiBatchJobTrigger(BaseTrigger):
@@ -99,6 +99,7 @@ class GeminiBatchJobTrigger(BaseTrigger):
                     except GeminiBatchError as exc:
                         cancel_error = str(exc)
                     decision = after_cancel(cfg, progress, cancel_error, await self._poll(hook), time.time())
+                assert decision.event is not None  # an emit decision always carries its event
                 self.log.info("%s: %s", self.job_name, decision.event["reason"])
                 yield TriggerEvent(decision.event)
                 return

@@ -17,7 +17,7 @@ import logging
 
 import pytest
 
-from airflow_provider_gemini_batch.batch_requests import normalize_embed_request, normalize_generate_request
+from airflow_provider_gemini_batch.core.requests import normalize_embed_request, normalize_generate_request
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 from tests.conftest import wait_for_sdk_job
 from tests.conformance_samples import ROOTS, samples, wrong_type, wrong_value
@@ -29,9 +29,9 @@ NORMALIZE = {"GenerateContentRequest": normalize_generate_request, "EmbedContent
 @pytest.fixture(autouse=True)
 def _quiet_unknown_field_warnings():
     # Vertex-only fields are accepted with a warning; a thousand of them would only be noise here.
-    logging.getLogger("airflow_provider_gemini_batch.batch_requests").setLevel(logging.ERROR)
+    logging.getLogger("airflow_provider_gemini_batch.core.requests").setLevel(logging.ERROR)
     yield
-    logging.getLogger("airflow_provider_gemini_batch.batch_requests").setLevel(logging.NOTSET)
+    logging.getLogger("airflow_provider_gemini_batch.core.requests").setLevel(logging.NOTSET)
 
 
 def _bad_samples(root):

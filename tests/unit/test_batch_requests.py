@@ -4,7 +4,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from airflow_provider_gemini_batch.batch_requests import (
+from airflow_provider_gemini_batch.core.requests import (
     KeyedRequest, iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request, fits_inline)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from airflow_provider_gemini_batch.batch_results import ResultTally, iter_file_records, iter_inline_records, to_record
-from airflow_provider_gemini_batch.events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, judge_event
+from airflow_provider_gemini_batch.core.results import ResultTally, iter_file_records, iter_inline_records, to_record
+from airflow_provider_gemini_batch.core.events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, judge_event
 from airflow_provider_gemini_batch.exceptions import (
     GeminiBatchError, GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError,
     GeminiPartialFailureError)

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import GeminiMediaError
-from airflow_provider_gemini_batch.media import (
+from airflow_provider_gemini_batch.core.media import (
     MB,
     MediaItem,
     build_request,
@@ -118,7 +118,7 @@ def test_wait_bound_and_safe_names():
 
 
 def test_lines_sharing_a_content_share_a_shard_and_one_upload():
-    from airflow_provider_gemini_batch.media import plan_line_shards, replace_refs
+    from airflow_provider_gemini_batch.core.media import plan_line_shards, replace_refs
 
     contents = {"a": (10_000, False), "b": (10_000, False), "c": (10_000, False), "i": (300, True)}
     lines = [("l1", ["a"], 100), ("l2", ["b"], 100), ("l3", ["a", "i"], 100), ("l4", ["c"], 100), ("l5", [], 100)]

@@ -89,7 +89,7 @@ def test_common_ai_extra_and_its_adapter_entry_point():
     extra = [r for r in requires("airflow-provider-gemini-batch") if 'extra == "common-ai"' in r]
     assert any("apache-airflow-providers-common-ai" in r for r in extra)
     adapters = {ep.name: ep.value for ep in entry_points(group="airflow.providers.common.ai.batch_adapters")}
-    assert adapters["google"] == "airflow_provider_gemini_batch.common_ai_adapter:GeminiBatchAdapter"
+    assert adapters["google"] == "airflow_provider_gemini_batch.integrations.common_ai:GeminiBatchAdapter"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("airflow.providers.common.ai") is None,

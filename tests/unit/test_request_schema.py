@@ -14,10 +14,11 @@ import pytest
 from google.genai import types
 
 from airflow_provider_gemini_batch import batch_requests as br
-from airflow_provider_gemini_batch.batch_requests import (
+from airflow_provider_gemini_batch.core.requests import (
     iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
-from airflow_provider_gemini_batch.request_schema import raw_schema, snapshot
+from airflow_provider_gemini_batch.core.request_schema import raw_schema, snapshot
+from tests.versions import GENAI_INLINE_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -146,6 +147,7 @@ def test_fast_path_agrees_with_the_general_path_on_generated_requests(caplog):
 
 
 # ------------------------------------------------------------------ google-genai typed objects
+@GENAI_INLINE_METADATA  # types.InlinedRequest(metadata=...)
 def test_typed_objects_are_accepted_as_the_sdk_would_send_them():
     records = list(iter_keyed([
         types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text="a"),
@@ -185,7 +187,7 @@ def test_lower_case_enums_are_normalised_in_the_sdk_spelling_and_refused_in_rest
 
 # ------------------------------------------------------------------ unknown fields: near miss, warning, strict
 def test_unknown_field_warns_once_and_is_sent_as_is(caplog):
-    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.batch_requests")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.core.requests")
     reqs = [{**PROMPT, "generationConfig": {"brandNewKnob": i}} for i in range(5)]
     records = list(iter_keyed(reqs))
     assert [r.request["generationConfig"] for r in records] == [{"brandNewKnob": i} for i in range(5)]
@@ -214,7 +216,7 @@ def test_near_misses_are_errors_at_every_depth(request_, where, fragment):
 
 
 def test_vertex_only_fields_warn_and_strict_refuses(caplog):
-    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.batch_requests")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_gemini_batch.core.requests")
     req = {**PROMPT, "tools": [{"retrieval": {}}]}
     assert normalize_generate_request(req, "r")["tools"] == [{"retrieval": {}}]
     assert any("only supported on Vertex AI" in r.getMessage() for r in caplog.records)
@@ -256,3 +258,32 @@ def test_emulator_judges_with_its_own_code_from_the_same_data():
                 assert not any("batch_requests" in n or "request_schema" in n for n in names), source.name
     assert wire_schema.SCHEMA_PATH.resolve() == (ROOT / "airflow_provider_gemini_batch" / "data" /
                                                  "request_schema.json").resolve()
+
+
+def test_keyed_fast_path_agrees_with_the_general_path_on_generated_records():
+    """iter_keyed and iter_jsonl take {"key", "request"} records with a canonical request without
+    building a location or running the general code; on generated records (odd keys, extra fields,
+    non-canonical requests) they must give what the general path gives, result or error."""
+    rng = random.Random(16)
+    keys = ["k1", "row-7", " ", "", "\t", 5, None, "ключ", " padded "]
+    fast_taken = 0
+
+    def outcome(run):
+        try:
+            record = run()
+            return ("ok", record.key, json.dumps(record.request))
+        except GeminiRequestError as exc:
+            return ("error", str(exc))
+
+    for i in range(1000):
+        record = {"key": rng.choice(keys), "request": _random_request(rng)}
+        if rng.random() < 0.05:
+            record["metadata"] = {"source": "x"}
+        if rng.random() < 0.03:
+            record["extra"] = 1
+        general = outcome(lambda: br._keyed(copy.deepcopy(record), 0, "requests[0]", False, "request", br.Checks()))
+        assert outcome(lambda: next(br.iter_keyed([copy.deepcopy(record)]))) == general, record
+        line_general = outcome(lambda: br._keyed(copy.deepcopy(record), 1, "input line 1", False, "line", br.Checks()))
+        assert outcome(lambda: next(br.iter_jsonl([json.dumps(record).encode()]))) == line_general, record
+        fast_taken += br._canonical_record(record) is not None
+    assert 100 < fast_taken < 900  # both paths are really exercised

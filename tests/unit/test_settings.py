@@ -2,7 +2,7 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_provider_gemini_batch.exceptions import GeminiConnectionError
-from airflow_provider_gemini_batch.settings import resolve_settings
+from airflow_provider_gemini_batch.core.settings import resolve_settings
 
 KEY = "sentinel-KEY-settings-0001"
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
-from airflow_provider_gemini_batch.sharding import merge_jsonl, split_jsonl
+from airflow_provider_gemini_batch.jsonl_shards import merge_jsonl, split_jsonl
 
 
 def write_input(path, n, dup_at=None):

@@ -1,7 +1,7 @@
 import pytest
 from google.genai import types
 
-from airflow_provider_gemini_batch.states import (
+from airflow_provider_gemini_batch.core.states import (
     STATE_OUTCOMES, Outcome, judge_failures, normalize_state, outcome_of, parse_job)
 
 

@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from airflow_provider_gemini_batch.failure_report import describe_failures, sample_failures
 from airflow_provider_gemini_batch.links import results_url
-from airflow_provider_gemini_batch.pricing import estimate_cost_usd, usage_summary
-from airflow_provider_gemini_batch.progress_log import ProgressLog, duration, iso_utc
+from airflow_provider_gemini_batch.core.pricing import estimate_cost_usd, usage_summary
+from airflow_provider_gemini_batch.core.progress_log import ProgressLog, duration, iso_utc
 from airflow_provider_gemini_batch.rendered import schemas_as_json
 
 
@@ -98,7 +98,7 @@ def test_unknown_tokens_and_cost_are_none_not_free():
 
 
 def test_embeddings_are_priced_from_the_usage_the_api_reports():
-    from airflow_provider_gemini_batch.batch_results import to_record
+    from airflow_provider_gemini_batch.core.results import to_record
 
     record = to_record("e1", {"response": {"embedding": {"values": [0.1, 0.2]},
                                            "usageMetadata": {"promptTokenCount": 2_000_000}}})

@@ -2,9 +2,9 @@
 
 import pytest
 
-from airflow_provider_gemini_batch.retry_policy import next_delay, retry_hint
-from airflow_provider_gemini_batch.states import JobSnapshot
-from airflow_provider_gemini_batch.waiting import (
+from airflow_provider_gemini_batch.core.retry_policy import next_delay, retry_hint
+from airflow_provider_gemini_batch.core.states import JobSnapshot
+from airflow_provider_gemini_batch.core.waiting import (
     CANCEL_THEN_EMIT,
     EMIT,
     WAIT,
@@ -162,7 +162,7 @@ def test_execute_complete_refuses_a_missing_or_malformed_event_loudly(event, mes
 
 
 def test_events_both_drivers_build_pass_the_contract():
-    from airflow_provider_gemini_batch.events import EVENT_VERSION, validate_event
+    from airflow_provider_gemini_batch.core.events import EVENT_VERSION, validate_event
 
     d = after_poll(cfg(), WaitProgress(), snap("JOB_STATE_SUCCEEDED"), 1.0)
     assert d.event["version"] == EVENT_VERSION and validate_event(d.event) is d.event

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import (
+from ..exceptions import (
     GeminiEventError,
     GeminiJobCancelledError,
     GeminiJobExpiredError,

@@ -76,10 +76,3 @@ def retry_hint(headers: Mapping[str, str] | None, body: Any = None, now: float |
             if match:
                 return float(match.group(1))
     return None
-
-
-def redact(text: Any, secret: str | None) -> str:
-    text = str(text)
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text

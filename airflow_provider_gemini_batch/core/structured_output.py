@@ -10,7 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .batch_requests import schema_from_python
+from pydantic import BaseModel
+
+
+def schema_from_python(value: Any) -> dict | None:
+    """A JSON schema for a pydantic model class or any type pydantic understands (list[Model])."""
+    if isinstance(value, (dict, str, list, BaseModel)) or value is None:
+        return None
+    try:
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(value).json_schema()
+    except Exception:
+        return None
+
 
 MAX_ERROR_CHARS = 500
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Iterable
 
-from .batch_requests import FILE_LIMIT_BYTES
-from .exceptions import GeminiMediaError
+from .requests import FILE_LIMIT_BYTES
+from ..exceptions import GeminiMediaError
 
 MB = 1024 * 1024
 GB = 1024 * MB

@@ -164,7 +164,7 @@ def after_cancel(cfg: WaitConfig, progress: WaitProgress, cancel_error: str | No
 def classify(exc: BaseException) -> PollError:
     """A poll's exception as the policy sees it. Transient: 429/5xx, timeouts, dropped or refused
     connections, malformed 200 bodies. Everything else (auth, not found, redirects) ends the wait."""
-    from .exceptions import GeminiTransientError, GeminiUnreachableError
+    from ..exceptions import GeminiTransientError, GeminiUnreachableError
 
     transient = isinstance(exc, (GeminiTransientError, GeminiUnreachableError))
     return PollError(str(exc), transient, getattr(exc, "retry_after", None))
