@@ -231,7 +231,8 @@ def test_the_hook_s_short_retries_obey_retry_after_and_leave_longer_pauses_to_th
     # error goes up carrying the hint for the caller's long wait (quota deferral, poll policy).
     proxy.script("POST", CREATE, Status(429, retry_delay="30s"), times=1)
     started = time.monotonic()
-    with pytest.raises(GeminiTransientError) as err:
+    with pytest.raises(GeminiTransientError, match="429 RESOURCE_EXHAUSTED") as err:
         create(display_name="hinted-long")
+    assert type(err.value) is GeminiTransientError  # a refusal, not a malformed reply
     assert err.value.retry_after == 30.0 and err.value.status == "RESOURCE_EXHAUSTED"
     assert time.monotonic() - started < 5 and gemini_conn.stats()["jobs_created"] == 1
