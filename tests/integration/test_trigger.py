@@ -108,8 +108,12 @@ async def test_two_hundred_triggers_share_one_loop_without_stalling(gemini_conn,
         raise AssertionError("the async path built a google-genai client")
 
     monkeypatch.setattr(google.genai, "Client", forbidden)
-    gemini_conn.configure(pending_seconds=1.0, running_seconds=2.0)
-    names = [create(display_name=f"many-{i}") for i in range(200)]
+    lifetime = 4.0  # each job: 1 s PENDING, then 3 s RUNNING, then SUCCEEDED
+    gemini_conn.configure(pending_seconds=1.0, running_seconds=lifetime - 1.0)
+    names, created_at = [], []
+    for i in range(200):
+        names.append(create(display_name=f"many-{i}"))
+        created_at.append(time.monotonic())
     started = time.monotonic()
     lags = []
 
@@ -125,7 +129,10 @@ async def test_two_hundred_triggers_share_one_loop_without_stalling(gemini_conn,
     tick.cancel()
     assert all(len(e) == 1 and e[0]["state"] == "JOB_STATE_SUCCEEDED" for e in events)
     gets = gemini_conn.stats()["calls"]["batches.get"]
-    # Every trigger polled, more than once on average (the jobs outlast the first polls), and never
-    # more often than once per poll interval.
-    assert len(names) * 1.5 <= gets <= len(names) * (elapsed / 0.5 + 1), (gets, elapsed)
+    # Every trigger polled, each job still running a second after the triggers started was polled again
+    # (creating 200 jobs takes seconds on a loaded machine, so the early ones may be done before the
+    # triggers start: that count comes from the clock, not a fixed ratio), and never more often than once
+    # per poll interval.
+    alive = sum(1 for t in created_at if t + lifetime > started + 1.0)
+    assert len(names) + alive <= gets <= len(names) * (elapsed / 0.5 + 1), (gets, alive, elapsed)
     assert max(lags) < 1.0, f"event loop stalled {max(lags):.3f}s"  # generous: the lag itself is benchmarked
