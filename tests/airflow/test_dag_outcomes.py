@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_gemini_batch.exceptions import (
+    GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError, GeminiModelError,
+    GeminiPartialFailureError, GeminiRequestError,
+)
 from tests.conftest import DAGS_FOLDER
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -69,26 +73,49 @@ def test_partial_failures_within_the_threshold_succeed(gemini_conn, scenarios):
     assert errors[0]["key"] == "q0" and errors[0]["error"]["code"] == 400 and errors[0]["error"]["message"]
 
 
-def test_partial_failures_over_the_threshold_fail_after_writing_results(gemini_conn, scenarios):
+def test_partial_failures_over_the_threshold_fail_after_writing_results(gemini_conn, scenarios, task_errors):
     dr, tis = run(scenarios.partial_over)
     assert dr.state == "failed" and tis["submit"].state == "failed"
     records = results_of(scenarios, "gb_partial_over")
+    path = next(Path(os.environ["GB_TEST_RESULTS_DIR"], "gb_partial_over").glob("*.jsonl"))
+    error = task_errors.expect("submit", GeminiPartialFailureError, "ended JOB_STATE_SUCCEEDED, but 3 of 10 requests",
+                               "over max_failed_requests=1", f"Each with its full error in {path}")
+    assert all(f"'q{i}' (400 INVALID_ARGUMENT: " in str(error) for i in range(3))
+    assert error.job_name == xcom(tis["submit"])["job_name"] and error.state == "JOB_STATE_SUCCEEDED"
     assert len(records) == 10 and sum(r["status"] == "error" for r in records) == 3  # nothing lost
 
 
-@pytest.mark.parametrize("dag_name,state", [("job_failed", "JOB_STATE_FAILED"), ("job_expired", "JOB_STATE_EXPIRED")])
-def test_failed_and_expired_jobs_fail_the_task(gemini_conn, scenarios, dag_name, state):
+@pytest.mark.parametrize("dag_name,state,error_type,words", [
+    ("job_failed", "JOB_STATE_FAILED", GeminiJobFailedError,
+     ["ended JOB_STATE_FAILED: Emulated internal failure of the whole batch", "(code 13)"]),
+    ("job_expired", "JOB_STATE_EXPIRED", GeminiJobExpiredError,
+     ["EXPIRED: it was not finished within 48 hours", "retry the task", "split the input into smaller batches"]),
+])
+def test_failed_and_expired_jobs_fail_the_task(gemini_conn, scenarios, task_errors, dag_name, state, error_type, words):
     dr, tis = run(getattr(scenarios, dag_name))
     assert dr.state == "failed"
-    assert gemini_conn.stats()["jobs"][0]["state"] == state.removeprefix("JOB_STATE_")
+    job = gemini_conn.stats()["jobs"][0]
+    assert job["state"] == state.removeprefix("JOB_STATE_")
+    error = task_errors.expect("submit", error_type, job["name"], *words)
+    assert error.job_name == job["name"] and error.state == state
 
 
 @pytest.mark.parametrize("dag_name", ["job_stuck", "job_stuck_in_worker"])
-def test_stuck_pending_hits_the_deadline_and_is_cancelled(gemini_conn, scenarios, dag_name):
+def test_stuck_pending_hits_the_deadline_and_is_cancelled(gemini_conn, scenarios, task_errors, dag_name):
     dr, tis = run(getattr(scenarios, dag_name))
     assert dr.state == "failed"
     jobs = gemini_conn.stats()["jobs"]
     assert len(jobs) == 1 and jobs[0]["state"] == "CANCELLED"
+    error = task_errors.expect("submit", GeminiJobTimeoutError, f"deadline passed before {jobs[0]['name']} finished",
+                               "the job is still JOB_STATE_PENDING", "the remote job was cancelled")
+    assert error.job_name == jobs[0]["name"]
+
+
+@pytest.mark.xfail(strict=True, reason="GeminiJobTimeoutError says 'deadline passed' but not which setting set the "
+                                       "deadline (timeout=1.5s) nor that raising it is the fix")
+def test_the_timeout_error_names_the_setting_to_change(gemini_conn, scenarios, task_errors):
+    run(scenarios.job_stuck)
+    task_errors.expect("submit", GeminiJobTimeoutError, "timeout=1.5")
 
 
 def run_acting_on_the_first_job(emu, dag, action):
@@ -110,16 +137,28 @@ def run_acting_on_the_first_job(emu, dag, action):
         thread.join()
 
 
-def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk):
+def test_job_cancelled_elsewhere_fails_the_task(gemini_conn, scenarios, sdk, task_errors):
     dr, tis = run_acting_on_the_first_job(
         gemini_conn, scenarios.job_cancelled, lambda name: (time.sleep(0.3), sdk.batches.cancel(name=name)))
-    assert dr.state == "failed" and gemini_conn.stats()["jobs"][0]["state"] == "CANCELLED"
+    job = gemini_conn.stats()["jobs"][0]
+    assert dr.state == "failed" and job["state"] == "CANCELLED"
+    task_errors.expect("submit", GeminiJobCancelledError, f"{job['name']} was cancelled (JOB_STATE_CANCELLED)",
+                       "its results, if any, are partial")
 
 
-@pytest.mark.parametrize("dag_name", ["bad_input", "unknown_model", "not_writable"])
-def test_bad_input_fails_before_any_billable_call(gemini_conn, scenarios, dag_name):
+@pytest.mark.parametrize("dag_name,error_type,location,words", [
+    ("bad_input", GeminiRequestError, "requests[0]",
+     ["requests[0]: unknown field 'system_instructions'", "did you mean 'system_instruction'?"]),
+    ("unknown_model", GeminiModelError, "model", ["model: unknown model models/gemini-9-ultra", "404 NOT_FOUND"]),
+    ("not_writable", GeminiRequestError, "results_path",
+     ["results_path: '/proc/gemini-batch-cannot-write/results.jsonl' is not writable", "nothing was submitted",
+      "choose a location the worker can create and rename files in"]),
+])
+def test_bad_input_fails_before_any_billable_call(gemini_conn, scenarios, task_errors, dag_name, error_type, location,
+                                                  words):
     dr, tis = run(getattr(scenarios, dag_name))
     assert dr.state == "failed"
+    assert task_errors.expect("submit", error_type, *words).location == location
     stats = gemini_conn.stats()
     assert stats["jobs_created"] == 0 and stats["calls"].get("files.upload", 0) == 0
 
@@ -136,13 +175,16 @@ def test_embeddings(gemini_conn, scenarios):
     assert len(records) == 4 and all(len(r["embedding"]) == 8 for r in records)
 
 
-def test_sensor_waits_for_a_job_made_elsewhere(gemini_conn, scenarios, sdk):
+def test_sensor_waits_for_a_job_made_elsewhere(gemini_conn, scenarios, sdk, task_errors):
     job = sdk.batches.create(model="gemini-2.5-flash", src=[{"contents": [{"parts": [{"text": "x"}]}]}])
     dr, tis = run(scenarios.sensor_dag, run_conf={"job_name": job.name})
     assert dr.state == "success" and xcom(tis["wait"])["state"] == "JOB_STATE_SUCCEEDED"
     failing = sdk.batches.create(model="gemini-2.5-flash", src=[{"contents": [{"parts": [{"text": "EMULATOR:FAIL_JOB"}]}]}])
     dr, _ = run(scenarios.sensor_dag, run_conf={"job_name": failing.name})
     assert dr.state == "failed"
+    error = task_errors.expect("wait", GeminiJobFailedError, f"{failing.name} ended JOB_STATE_FAILED",
+                               "Emulated internal failure of the whole batch")
+    assert error.job_name == failing.name
 
 
 def write_input(name, texts):

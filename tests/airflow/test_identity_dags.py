@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_gemini_batch.exceptions import (
+    GeminiJobStuckPendingError, GeminiSubmissionGoneError, GeminiSubmitTimeoutError,
+)
 from tests.conftest import DAGS_FOLDER, proxied_connection
 from tests.fault_proxy import Status
 
@@ -97,7 +100,7 @@ def test_a_static_display_name_never_ties_map_indexes_together(gemini_conn, dags
     assert sorted(n.split("-")[2] for n in names) == ["0", "1", "2"]  # the map index is in the name
 
 
-def test_a_clear_after_success_with_the_job_deleted_bills_nothing_and_says_so(gemini_conn, dags, capfd):
+def test_a_clear_after_success_with_the_job_deleted_bills_nothing_and_says_so(gemini_conn, dags, capfd, task_errors):
     dr, _ = run(dags.cleanup_job, a_date(3))
     assert dr.state == "success" and len(results("gb_cleanup_job_then_clear")) == 3
     assert jobs(gemini_conn) == []  # cleanup deleted it
@@ -108,6 +111,7 @@ def test_a_clear_after_success_with_the_job_deleted_bills_nothing_and_says_so(ge
     assert dr.state == "failed" and tis[("submit", -1)].state == "failed"
     assert gemini_conn.stats()["jobs_created"] == 1  # no second bill
     assert "GeminiSubmissionGoneError" in text and "has since been deleted" in text and "resubmit=True" in text
+    task_errors.expect("submit", GeminiSubmissionGoneError, "has since been deleted", "resubmit=True")
     assert len(results("gb_cleanup_job_then_clear")) == 3  # the results delivered earlier are untouched
 
 
@@ -163,16 +167,18 @@ def test_a_create_refused_for_quota_waits_deferred_then_submits_once(gemini_conn
     assert "next attempt at" in text and "(submit_timeout)" in text
 
 
-def test_a_quota_refusal_past_submit_timeout_fails_saying_so_and_bills_nothing(gemini_conn, dags, proxied, capfd):
+def test_a_quota_refusal_past_submit_timeout_fails_saying_so_and_bills_nothing(gemini_conn, dags, proxied, capfd,
+                                                                               task_errors):
     proxied.script("POST", CREATE, Status(429), times=None)
     capfd.readouterr()
     dr, tis = run(dags.quota_gives_up)
     text = "".join(capfd.readouterr())
     assert dr.state == "failed" and gemini_conn.stats()["jobs_created"] == 0
     assert "GeminiSubmitTimeoutError" in text and "past submit_timeout=2s" in text and "nothing billed" in text
+    task_errors.expect("submit", GeminiSubmitTimeoutError, "past submit_timeout=2s", "nothing billed")
 
 
-def test_a_job_stuck_pending_is_resubmitted_once_then_the_task_fails_saying_so(gemini_conn, dags, capfd):
+def test_a_job_stuck_pending_is_resubmitted_once_then_the_task_fails_saying_so(gemini_conn, dags, capfd, task_errors):
     capfd.readouterr()
     dr, tis = run(dags.stuck_pending)
     text = "".join(capfd.readouterr())
@@ -181,6 +187,9 @@ def test_a_job_stuck_pending_is_resubmitted_once_then_the_task_fails_saying_so(g
     assert gemini_conn.stats()["jobs_created"] == 2 and all(j["state"] == "CANCELLED" for j in listed)
     assert sorted("-s2-" in j["displayName"] for j in listed) == [False, True]
     assert "GeminiJobStuckPendingError" in text and "already the deliberate resubmission" in text
+    second = next(j["name"] for j in listed if "-s2-" in j["displayName"])
+    error = task_errors.expect("submit", GeminiJobStuckPendingError, second, "already the deliberate resubmission")
+    assert error.job_name == second
 
 
 def test_the_quota_pool_example_caps_jobs_with_a_deferred_counting_pool(gemini_conn, tmp_path, monkeypatch):

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_gemini_batch.exceptions import (
+    GeminiPartialFailureError, GeminiRequestError, GeminiResultsIncompleteError, GeminiResultsWriteError,
+)
 from tests.conftest import DAGS_FOLDER, proxied_connection
 from tests.fault_proxy import EditJson, EditLines, Truncate, shuffled
 
@@ -79,7 +82,7 @@ def test_a_clean_close_truncation_is_retried_and_then_succeeds(proxy, dags, emu,
     assert leftovers(out(dags, "gbi_ten").parent) == []
 
 
-def test_every_download_cut_fails_and_the_previous_results_are_untouched(proxy, dags, emu, capfd):
+def test_every_download_cut_fails_and_the_previous_results_are_untouched(proxy, dags, emu, capfd, task_errors):
     dr, _, _ = run(dags.ten, capfd)  # the morning run: 10 records
     assert dr.state == "success"
     before = out(dags, "gbi_ten").read_bytes()
@@ -92,15 +95,22 @@ def test_every_download_cut_fails_and_the_previous_results_are_untouched(proxy, 
     assert "GeminiResultsIncompleteError" in log and "could not be downloaded whole" in log
     assert "was left as it was" in log
     assert emu.stats()["jobs_created"] == 2  # one per run, none extra for the cut downloads
+    job = emu.stats()["jobs"][0]["name"]  # newest first: the re-run's
+    error = task_errors.expect("submit", GeminiResultsIncompleteError, f"The results of {job} could not be downloaded whole",
+                               "(the transfer ended early)", f"results_path '{out(dags, 'gbi_ten')}' was left as it was",
+                               "retry the task to download again")
+    assert error.job_name == job and error.path == str(out(dags, "gbi_ten"))
 
 
-def test_fewer_result_lines_than_submitted_fail_naming_the_missing_key(proxy, dags, emu, capfd):
+def test_fewer_result_lines_than_submitted_fail_naming_the_missing_key(proxy, dags, emu, capfd, task_errors):
     dr, tis, log = run(dags.one_dropped, capfd)  # the result file itself lacks k4's line
     assert dr.state == "failed"
     records = results_at(out(dags, "gbi_one_dropped"))
     assert sorted(r["key"] for r in records) == [f"k{i}" for i in range(10) if i != 4]  # written, nothing lost
     assert "1 of 10 requests failed" in log and "1 missing (k4)" in log
     assert "transient failure" not in log  # the download matched sizeBytes: the file itself is short
+    task_errors.expect("submit", GeminiPartialFailureError, "1 of 10 requests failed", "1 missing (k4)",
+                       "set max_failed_requests or max_failed_ratio", str(out(dags, "gbi_one_dropped")))
     assert emu.stats()["jobs_created"] == 1
 
 
@@ -117,7 +127,7 @@ def test_lines_dropped_in_transit_with_no_size_to_check_are_still_caught(proxy, 
     assert "gave 8 records for 10 requests" in log  # retried as a short download before being judged
 
 
-def test_a_succeeded_job_with_no_output_fails_and_writes_nothing(proxy, dags, emu, capfd):
+def test_a_succeeded_job_with_no_output_fails_and_writes_nothing(proxy, dags, emu, capfd, task_errors):
     def no_output(body):
         (body.get("metadata") or {}).pop("output", None)
         body.pop("response", None)
@@ -130,6 +140,10 @@ def test_a_succeeded_job_with_no_output_fails_and_writes_nothing(proxy, dags, em
     assert dr.state == "failed"
     assert out(dags, "gbi_ten").read_bytes() == b'{"key":"earlier","status":"ok"}\n'  # no empty file over it
     assert "ended JOB_STATE_SUCCEEDED but its results hold no records for its 10 requests" in log
+    error = task_errors.expect("submit", GeminiResultsIncompleteError,
+                               "ended JOB_STATE_SUCCEEDED but its results hold no records for its 10 requests",
+                               f"results_path '{out(dags, 'gbi_ten')}' was left as it was", "Retry the task")
+    assert error.job_name == emu.stats()["jobs"][0]["name"]
     assert emu.stats()["jobs_created"] == 1
 
 
@@ -142,7 +156,7 @@ def _garble(lines):
     return lines
 
 
-def test_non_json_and_non_utf8_lines_count_as_failed_and_are_named(proxy, dags, emu, capfd):
+def test_non_json_and_non_utf8_lines_count_as_failed_and_are_named(proxy, dags, emu, capfd, task_errors):
     proxy.script("GET", DOWNLOAD, EditLines(edit=_garble), times=None)
     dr, tis, log = run(dags.ten, capfd)
     assert dr.state == "failed"
@@ -153,9 +167,11 @@ def test_non_json_and_non_utf8_lines_count_as_failed_and_are_named(proxy, dags, 
     assert "is not valid JSON" in bad[0]["error"]["message"] and bad[0]["key"] is None
     assert "is not valid UTF-8" in bad[1]["error"]["message"] and bad[1]["key"]  # key recovered, not trusted
     assert "2 of 10 requests failed" in log and "2 unparseable lines (3, 6)" in log
+    task_errors.expect("submit", GeminiPartialFailureError, "2 of 10 requests failed", "2 unparseable lines (3, 6)",
+                       "result line 3 is not valid JSON", "result line 6 is not valid UTF-8")
 
 
-def test_an_error_line_fails_even_when_batch_stats_call_it_a_success(proxy, dags, emu, capfd):
+def test_an_error_line_fails_even_when_batch_stats_call_it_a_success(proxy, dags, emu, capfd, task_errors):
     def all_succeeded(body):
         stats = (body.get("metadata") or {}).get("batchStats")
         if stats and stats.get("failedRequestCount"):
@@ -171,6 +187,7 @@ def test_an_error_line_fails_even_when_batch_stats_call_it_a_success(proxy, dags
     # the task's error (left in XCom before raising) names the request and its error, once
     error = tis["submit"].xcom_pull(task_ids="submit", key="return_value")["error"]
     assert error.startswith("GeminiPartialFailureError: ") and "1 of 10 requests failed" in error
+    assert error == f"GeminiPartialFailureError: {task_errors.expect('submit', GeminiPartialFailureError)}"
     assert "the failed request: 'k3' (400 INVALID_ARGUMENT: " in error and error.count("'k3'") == 1
 
 
@@ -236,7 +253,7 @@ def tiny_disk(dags):
         subprocess.run(["umount", str(where)], capture_output=True)
 
 
-def test_a_full_disk_leaves_no_partial_file_and_the_previous_results(proxy, dags, emu, tiny_disk, capfd):
+def test_a_full_disk_leaves_no_partial_file_and_the_previous_results(proxy, dags, emu, tiny_disk, capfd, task_errors):
     previous = tiny_disk / "results.jsonl"
     previous.write_bytes(b'{"key":"yesterday","status":"ok"}\n')
     dr, tis, log = run(dags.full_disk, capfd)
@@ -245,6 +262,9 @@ def test_a_full_disk_leaves_no_partial_file_and_the_previous_results(proxy, dags
     assert leftovers(tiny_disk) == []
     assert "GeminiResultsWriteError" in log and "the disk is full" in log
     assert str(previous) in log and emu.stats()["jobs"][0]["name"] in log  # names the path and the job
+    error = task_errors.expect("submit", GeminiResultsWriteError, f"Writing results to '{previous}'", "the disk is full",
+                               "is untouched and no partial file was left", "free space there or choose another results_path")
+    assert (error.path, error.job_name, error.errno_code) == (str(previous), emu.stats()["jobs"][0]["name"], 28)
     assert emu.stats()["jobs_created"] == 1
 
 
@@ -262,7 +282,7 @@ def small_mount(dags):
         subprocess.run(["umount", str(where)], capture_output=True)
 
 
-def test_a_location_turned_read_only_during_the_wait_is_a_typed_error(proxy, dags, emu, small_mount, capfd):
+def test_a_location_turned_read_only_during_the_wait_is_a_typed_error(proxy, dags, emu, small_mount, capfd, task_errors):
     """Permission-like failures at write time (root ignores file modes, so a read-only remount stands in)."""
     previous = small_mount / "results.jsonl"
     previous.write_bytes(b'{"key":"yesterday","status":"ok"}\n')
@@ -285,6 +305,9 @@ def test_a_location_turned_read_only_during_the_wait_is_a_typed_error(proxy, dag
     assert previous.read_bytes() == b'{"key":"yesterday","status":"ok"}\n' and leftovers(small_mount) == []
     assert "GeminiResultsWriteError" in log and "the filesystem is read-only" in log
     assert str(previous) in log and emu.stats()["jobs"][0]["name"] in log
+    error = task_errors.expect("submit", GeminiResultsWriteError, f"Writing results to '{previous}'",
+                               "the filesystem is read-only", "choose a writable results_path")
+    assert (error.path, error.job_name, error.errno_code) == (str(previous), emu.stats()["jobs"][0]["name"], 30)
     assert emu.stats()["jobs_created"] == 1
 
 
@@ -295,7 +318,7 @@ def _nothing_billed(emu):
     assert stats["calls"].get("batches.create", 0) == 0
 
 
-def test_results_path_equal_to_the_input_is_refused_before_billing(proxy, dags, emu, capfd):
+def test_results_path_equal_to_the_input_is_refused_before_billing(proxy, dags, emu, capfd, task_errors):
     same = dags.root / "inputs" / "same.jsonl"
     same.parent.mkdir(parents=True, exist_ok=True)
     content = json.dumps({"key": "a", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}) + "\n"
@@ -303,20 +326,29 @@ def test_results_path_equal_to_the_input_is_refused_before_billing(proxy, dags, 
     dr, tis, log = run(dags.results_is_input, capfd)
     assert dr.state == "failed" and same.read_text() == content
     assert "is the input file" in log and "would destroy the input" in log
+    error = task_errors.expect("submit", GeminiRequestError, f"results_path: '{same}' is the input file",
+                               "would destroy the input", "choose another results_path")
+    assert error.location == "results_path"
     _nothing_billed(emu)
 
 
-def test_results_path_naming_a_directory_is_refused_before_billing(proxy, dags, emu, capfd):
+def test_results_path_naming_a_directory_is_refused_before_billing(proxy, dags, emu, capfd, task_errors):
     (dags.root / "a-directory").mkdir(exist_ok=True)
     dr, tis, log = run(dags.results_is_dir, capfd)
     assert dr.state == "failed" and (dags.root / "a-directory").is_dir()
     assert "is an existing directory; results_path names the file to write" in log
+    error = task_errors.expect("submit", GeminiRequestError, f"results_path: '{dags.root / 'a-directory'}' is an existing",
+                               f"e.g. {dags.root / 'a-directory' / 'results.jsonl'}")
+    assert error.location == "results_path"
     _nothing_billed(emu)
 
 
-def test_an_unknown_scheme_is_refused_before_billing(proxy, dags, emu, capfd):
+def test_an_unknown_scheme_is_refused_before_billing(proxy, dags, emu, capfd, task_errors):
     dr, tis, log = run(dags.unknown_scheme, capfd)
     assert dr.state == "failed" and "'nosuch://bucket/results.jsonl' cannot be opened" in log
+    error = task_errors.expect("submit", GeminiRequestError, "results_path: 'nosuch://bucket/results.jsonl' cannot be",
+                               "Unsupported filesystem: 'nosuch'", "use a local path or an object storage URI")
+    assert error.location == "results_path"
     _nothing_billed(emu)
 
 
@@ -331,7 +363,7 @@ def _strip_and_reverse_inline(body):
     return body
 
 
-def test_inline_responses_without_keys_are_never_matched_by_position(proxy, dags, emu, capfd):
+def test_inline_responses_without_keys_are_never_matched_by_position(proxy, dags, emu, capfd, task_errors):
     proxy.script("GET", BATCH_GET, EditJson(edit=_strip_and_reverse_inline), times=None)
     dr, tis, log = run(dags.inline_keyed, capfd)
     assert dr.state == "failed"
@@ -339,6 +371,8 @@ def test_inline_responses_without_keys_are_never_matched_by_position(proxy, dags
     assert len(records) == 6 and all(r["key"] is None for r in records)  # no answer under a wrong key
     assert all(r["error"]["status"] == "UNKEYED" and r["text"] for r in records)  # answers kept
     assert "6 unkeyed records" in log and "use file input (input_mode='file')" in log
+    task_errors.expect("submit", GeminiPartialFailureError, "6 of 6 requests failed", "6 unkeyed records",
+                       "never matched by position: use file input (input_mode='file')")
     assert emu.stats()["calls"].get("files.upload", 0) == 0  # it really went inline
 
 

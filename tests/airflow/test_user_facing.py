@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_provider_gemini_batch.exceptions import GeminiJobFailedError, GeminiPartialFailureError
 from tests.conftest import DAGS_FOLDER
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -35,13 +36,15 @@ def xcom(ti, key="return_value"):
     return ti.xcom_pull(task_ids=ti.task_id, key=key)
 
 
-def test_partial_failure_names_the_first_failed_keys_their_errors_and_where_the_rest_are(gemini_conn, ux):
+def test_partial_failure_names_the_first_failed_keys_their_errors_and_where_the_rest_are(gemini_conn, ux, task_errors):
     dr, tis = run(ux.ux_partial_many)
     assert tis["submit"].state == "failed"  # (the run is green: its leaf is an all_done task)
     summary = xcom(tis["submit"])  # left in XCom before raising
     error = summary["error"]
     assert error.startswith("GeminiPartialFailureError: ")
     assert "8 of 10 requests failed" in error
+    # the XCom copy is the exception the task raised, word for word
+    assert error == f"GeminiPartialFailureError: {task_errors.expect('submit', GeminiPartialFailureError)}"
     path = summary["results"]["path"]
     # Result files come in no promised order: the sample is the first five failures in the file.
     sample = summary["failed_requests"]
@@ -65,19 +68,22 @@ def test_partial_failure_names_the_first_failed_keys_their_errors_and_where_the_
     assert xcom(tis["after"]) == {"seen_state": "JOB_STATE_SUCCEEDED", "seen_failed": sample}
 
 
-def test_partial_failure_without_results_path_reads_the_failed_key_from_the_job(gemini_conn, ux):
+def test_partial_failure_without_results_path_reads_the_failed_key_from_the_job(gemini_conn, ux, task_errors):
     dr, tis = run(ux.ux_partial_no_path)
     assert tis["submit"].state == "failed"
     error = xcom(tis["submit"])["error"]
+    assert error == f"GeminiPartialFailureError: {task_errors.expect('submit', GeminiPartialFailureError)}"
     assert re.search(r"1 of 3 requests failed.*; the failed request: 'q0' \(400 INVALID_ARGUMENT: .+\)\. "
                      r"Set results_path to keep every result with its error$", error), error
     assert "failed requests:" not in error  # one, said in the singular
 
 
-def test_a_failed_job_leaves_its_summary_in_xcom(gemini_conn, ux):
+def test_a_failed_job_leaves_its_summary_in_xcom(gemini_conn, ux, task_errors):
     dr, tis = run(ux.ux_job_failed)
     assert tis["submit"].state == "failed"
     summary = xcom(tis["submit"])
+    raised = task_errors.expect("submit", GeminiJobFailedError, summary["job_name"], "ended JOB_STATE_FAILED")
+    assert summary["error"] == f"GeminiJobFailedError: {raised}" and raised.job_name == summary["job_name"]
     assert summary["state"] == "JOB_STATE_FAILED" and summary["job_name"].startswith("batches/")
     assert summary["error"].startswith("GeminiJobFailedError: ") and summary["job_name"] in summary["error"]
     assert "results" not in summary and "failed_requests" not in summary

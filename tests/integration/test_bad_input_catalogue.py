@@ -48,6 +48,8 @@ def jsonl(tmp_path, *lines, name="in.jsonl"):
 def refused(emu, error_type, *fragments, call):
     with pytest.raises(error_type) as info:
         call()
+    # exactly this class: pytest.raises also accepts a subclass, and the catalogue names the one a user catches
+    assert type(info.value) is error_type, f"{type(info.value).__name__}: {info.value}"
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, message

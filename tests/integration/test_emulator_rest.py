@@ -4,6 +4,7 @@ import json
 import time
 
 import httpx
+import pydantic
 import pytest
 
 from airflow_provider_gemini_batch.emulator import EmulatorProcess
@@ -216,6 +217,6 @@ def test_object_details_mode_breaks_the_sdk_but_not_the_raw_resource(emu, sdk):
     raw = until_done(emu, op["name"])
     details = raw["metadata"]["output"]["inlinedResponses"]["inlinedResponses"][0]["error"]["details"]
     assert isinstance(details[0], dict)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(pydantic.ValidationError, match=r"1 validation error for BatchJob") as info:
         sdk.batches.get(name=op["name"])
     assert "details" in str(info.value)  # python-genai: JobError.details is list[str]

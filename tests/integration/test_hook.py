@@ -186,12 +186,12 @@ def test_key_never_in_logs_reprs_or_errors(gemini_conn, caplog, monkeypatch):
     gemini_conn.script_faults("batches.get", "503")
     name = hook.create_batch("gemini-2.5-flash", requests=inline(1))["name"]
     hook.get_snapshot(name)
-    for bad in (lambda: hook.get_snapshot("batches/missing"), lambda: hook.check_model("nope-model", False)):
-        try:
-            bad()
-        except Exception as exc:
-            texts.append(str(exc))
-            texts.append(repr(exc))
+    with pytest.raises(GeminiNotFoundError, match="Getting batches/missing failed: HTTP 404 NOT_FOUND") as missing:
+        hook.get_snapshot("batches/missing")
+    with pytest.raises(GeminiModelError, match="model: unknown model models/nope-model") as unknown:
+        hook.check_model("nope-model", False)
+    for raised in (missing.value, unknown.value):  # both raised (so their text is really checked below)
+        texts += [str(raised), repr(raised)]
     texts.append(caplog.text)
     assert all(SENTINEL_KEY not in t for t in texts)
     assert "503" in caplog.text  # the retry was logged, without the key

@@ -40,8 +40,9 @@ def test_cancel_operator(gemini_conn):
     assert GeminiBatchCancelOperator(task_id="c", job_name=running).execute({})["cancelled"] is True
     again = GeminiBatchCancelOperator(task_id="c", job_name=running).execute({})
     assert again == {"job_name": running, "state": "JOB_STATE_CANCELLED", "cancelled": False}
-    with pytest.raises(GeminiRequestError, match="already JOB_STATE_CANCELLED"):
+    with pytest.raises(GeminiRequestError, match=f"{running} is already JOB_STATE_CANCELLED") as raised:
         GeminiBatchCancelOperator(task_id="c", job_name=running, fail_if_finished=True).execute({})
+    assert type(raised.value) is GeminiRequestError
 
 
 def test_delete_operator_twice(gemini_conn):
@@ -64,5 +65,6 @@ def test_list_operator_by_prefix_and_state(gemini_conn):
 
 
 def test_unknown_cleanup_option_is_refused():
-    with pytest.raises(GeminiRequestError, match="unknown cleanup option"):
+    with pytest.raises(GeminiRequestError, match="unknown cleanup option") as raised:
         GeminiBatchGetResultsOperator(task_id="r", job_name="batches/x", results_path="/tmp/x", cleanup=["everything"])
+    assert type(raised.value) is GeminiRequestError and "'everything'" in str(raised.value)

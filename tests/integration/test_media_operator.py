@@ -292,6 +292,7 @@ def test_a_bad_request_anywhere_in_a_requests_file_is_refused_before_any_upload(
         GeminiBatchMediaOperator(task_id="media", model="gemini-2.5-flash", requests_file=str(requests_file),
                                  deferrable=False, inline_max_bytes=0,
                                  results_path=str(tmp_path / "out" / "r.jsonl")).execute({"ti": TaskInstanceStandIn()})
+    assert type(info.value) is GeminiRequestError  # a request error, not a media one: the file is fine
     message = str(info.value)
     assert f"{requests_file} line 2" in message and "'temprature'" in message and "temperature" in message
     assert gemini_conn.stats()["calls"].get("files.upload", 0) == 0 and gemini_conn.stats()["jobs_created"] == 0

@@ -6,7 +6,6 @@ import time
 
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
-from tests.conftest import SENTINEL_KEY
 
 REQ = {"contents": [{"parts": [{"text": "hello"}]}]}
 
@@ -30,11 +29,28 @@ async def test_waits_to_success_with_one_event(gemini_conn):
     assert ev["counts"] == {"requests": 1, "succeeded": 1, "failed": 0, "pending": 0}
 
 
-def test_serialises_no_secret_and_round_trips():
+def test_serialises_exactly_its_wait_settings_and_round_trips():
+    """What the triggerer stores in its table and rebuilds the trigger from, pinned key by key: a new key
+    (a secret, a client, a non-JSON value) or a lost one (the deadline) fails here."""
     trigger = GeminiBatchJobTrigger("batches/x", "gemini_default", poll_interval=5, deadline=123.0)
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_gemini_batch.triggers.batch.GeminiBatchJobTrigger"
-    assert SENTINEL_KEY not in repr(kwargs) and "key" not in " ".join(kwargs)
+    assert kwargs == {"job_name": "batches/x", "gemini_conn_id": "gemini_default", "poll_interval": 5.0,
+                      "deadline": 123.0, "cancel_on_timeout": True, "cancel_on_kill": True,
+                      "retry_max_wait_seconds": 60.0, "error_tolerance_seconds": None, "pending_deadline": None}
+    assert type(kwargs["poll_interval"]) is float  # 5 given, a float kept
+    assert GeminiBatchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_serialises_every_setting_it_is_given():
+    trigger = GeminiBatchJobTrigger("batches/y", "other_conn", poll_interval=0.5, deadline=1e9, cancel_on_timeout=False,
+                                    cancel_on_kill=False, max_consecutive_errors=7, retry_max_wait_seconds=2.5,
+                                    error_tolerance_seconds=30.0, pending_deadline=1e9 - 10)
+    classpath, kwargs = trigger.serialize()
+    # max_consecutive_errors is accepted from triggers stored by older versions and not carried on
+    assert kwargs == {"job_name": "batches/y", "gemini_conn_id": "other_conn", "poll_interval": 0.5,
+                      "deadline": 1e9, "cancel_on_timeout": False, "cancel_on_kill": False,
+                      "retry_max_wait_seconds": 2.5, "error_tolerance_seconds": 30.0, "pending_deadline": 1e9 - 10}
     assert GeminiBatchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
@@ -92,8 +108,12 @@ async def test_two_hundred_triggers_share_one_loop_without_stalling(gemini_conn,
         raise AssertionError("the async path built a google-genai client")
 
     monkeypatch.setattr(google.genai, "Client", forbidden)
-    gemini_conn.configure(pending_seconds=1.0, running_seconds=2.0)
-    names = [create(display_name=f"many-{i}") for i in range(200)]
+    lifetime = 4.0  # each job: 1 s PENDING, then 3 s RUNNING, then SUCCEEDED
+    gemini_conn.configure(pending_seconds=1.0, running_seconds=lifetime - 1.0)
+    names, created_at = [], []
+    for i in range(200):
+        names.append(create(display_name=f"many-{i}"))
+        created_at.append(time.monotonic())
     started = time.monotonic()
     lags = []
 
@@ -109,7 +129,10 @@ async def test_two_hundred_triggers_share_one_loop_without_stalling(gemini_conn,
     tick.cancel()
     assert all(len(e) == 1 and e[0]["state"] == "JOB_STATE_SUCCEEDED" for e in events)
     gets = gemini_conn.stats()["calls"]["batches.get"]
-    # Every trigger polled, more than once on average (the jobs outlast the first polls), and never
-    # more often than once per poll interval.
-    assert len(names) * 1.5 <= gets <= len(names) * (elapsed / 0.5 + 1), (gets, elapsed)
+    # Every trigger polled, each job still running a second after the triggers started was polled again
+    # (creating 200 jobs takes seconds on a loaded machine, so the early ones may be done before the
+    # triggers start: that count comes from the clock, not a fixed ratio), and never more often than once
+    # per poll interval.
+    alive = sum(1 for t in created_at if t + lifetime > started + 1.0)
+    assert len(names) + alive <= gets <= len(names) * (elapsed / 0.5 + 1), (gets, alive, elapsed)
     assert max(lags) < 1.0, f"event loop stalled {max(lags):.3f}s"  # generous: the lag itself is benchmarked

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from airflow_provider_gemini_batch.exceptions import GeminiMalformedReplyError, GeminiRedirectError
+from airflow_provider_gemini_batch.exceptions import GeminiApiError, GeminiMalformedReplyError, GeminiRedirectError
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators.batch import poll_until_done
 from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
@@ -97,9 +97,22 @@ def test_trigger_does_not_follow_a_cross_origin_redirect_with_the_key(proxy):
 def test_sdk_client_of_the_hook_does_not_follow_either(proxy):
     name = create()
     proxy.script("GET", JOB_GET, Redirect(), times=None)
-    with pytest.raises(Exception):
+    # One of ours (not the SDK's or httpx's); the exact class is pinned by the xfail test below.
+    with pytest.raises(GeminiApiError, match=f"Getting {name} failed: HTTP 302") as err:
         GeminiBatchHook().get_job(name)
-    assert keyed_requests(proxy.sink) == []
+    assert keyed_requests(proxy.sink) == [] and SENTINEL_KEY not in str(err.value)
+
+
+@pytest.mark.xfail(strict=True, reason="the hook's SDK path (get_job) reports a cross-origin redirect as "
+                                       "GeminiInvalidRequestError 'HTTP 302 Found: 302 Found.', where the raw path "
+                                       "raises GeminiRedirectError naming the other origin and the fix")
+def test_sdk_client_of_the_hook_names_the_redirect_like_the_raw_path(proxy):
+    name = create()
+    proxy.script("GET", JOB_GET, Redirect(), times=None)
+    with pytest.raises(GeminiRedirectError) as err:
+        GeminiBatchHook().get_job(name)
+    assert type(err.value) is GeminiRedirectError
+    assert "redirecting to another origin" in str(err.value) and "not following it" in str(err.value)
 
 
 def test_a_same_origin_redirect_is_followed(proxy):
@@ -218,7 +231,8 @@ def test_the_hook_s_short_retries_obey_retry_after_and_leave_longer_pauses_to_th
     # error goes up carrying the hint for the caller's long wait (quota deferral, poll policy).
     proxy.script("POST", CREATE, Status(429, retry_delay="30s"), times=1)
     started = time.monotonic()
-    with pytest.raises(GeminiTransientError) as err:
+    with pytest.raises(GeminiTransientError, match="429 RESOURCE_EXHAUSTED") as err:
         create(display_name="hinted-long")
+    assert type(err.value) is GeminiTransientError  # a refusal, not a malformed reply
     assert err.value.retry_after == 30.0 and err.value.status == "RESOURCE_EXHAUSTED"
     assert time.monotonic() - started < 5 and gemini_conn.stats()["jobs_created"] == 1

@@ -18,6 +18,7 @@ def lines(*objs):
 def error_of(fn):
     with pytest.raises(GeminiRequestError) as info:
         fn()
+    assert type(info.value) is GeminiRequestError, f"{type(info.value).__name__}: {info.value}"
     return str(info.value)
 
 

@@ -1,12 +1,13 @@
 import json
+import re
 
 import pytest
 
 from airflow_provider_gemini_batch.core.results import ResultTally, iter_file_records, iter_inline_records, to_record
 from airflow_provider_gemini_batch.core.events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, judge_event
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiBatchError, GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError,
-    GeminiPartialFailureError)
+    GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError,
+    GeminiPartialFailureError, GeminiWaitError)
 
 RESPONSE = {"candidates": [{"content": {"parts": [{"text": "Hello"}, {"text": " world"}]}}],
             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}}
@@ -45,17 +46,21 @@ def event(state, status=STATUS_TERMINAL, failed=0, total=10, error=None):
             "counts": {"requests": total, "failed": failed, "succeeded": total - failed, "pending": 0}}
 
 
-@pytest.mark.parametrize("ev,exc", [
-    (event("JOB_STATE_FAILED", error={"code": 13, "message": "boom"}), GeminiJobFailedError),
-    (event("JOB_STATE_CANCELLED"), GeminiJobCancelledError),
-    (event("JOB_STATE_EXPIRED"), GeminiJobExpiredError),
-    (event(None, status=STATUS_TIMEOUT), GeminiJobTimeoutError),
-    (event(None, status=STATUS_ERROR), GeminiBatchError),
-    (event("JOB_STATE_SUCCEEDED", failed=1), GeminiPartialFailureError),
+@pytest.mark.parametrize("ev,exc,message", [
+    (event("JOB_STATE_FAILED", error={"code": 13, "message": "boom"}), GeminiJobFailedError,
+     "batches/j ended JOB_STATE_FAILED: boom (code 13)"),
+    (event("JOB_STATE_CANCELLED"), GeminiJobCancelledError,
+     "batches/j was cancelled (JOB_STATE_CANCELLED); its results, if any, are partial"),
+    (event("JOB_STATE_EXPIRED"), GeminiJobExpiredError, "batches/j EXPIRED: it was not finished within 48 hours"),
+    (event(None, status=STATUS_TIMEOUT), GeminiJobTimeoutError, "batches/j: r"),
+    (event(None, status=STATUS_ERROR), GeminiWaitError, "Waiting for batches/j failed: r"),
+    (event("JOB_STATE_SUCCEEDED", failed=1), GeminiPartialFailureError,
+     "batches/j ended JOB_STATE_SUCCEEDED, but 1 of 10 requests failed"),
 ])
-def test_events_that_fail_the_task(ev, exc):
-    with pytest.raises(exc):
+def test_events_that_fail_the_task(ev, exc, message):
+    with pytest.raises(exc, match=re.escape(message)) as raised:
         judge_event(ev, None, None)
+    assert type(raised.value) is exc  # the class a user catches, not a parent or a sibling
 
 
 def test_failed_job_error_is_in_the_message_and_expired_says_what_to_do():

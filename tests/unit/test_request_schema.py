@@ -35,6 +35,7 @@ def _generator():
 def error_of(fn):
     with pytest.raises(GeminiRequestError) as info:
         fn()
+    assert type(info.value) is GeminiRequestError, f"{type(info.value).__name__}: {info.value}"
     return str(info.value)
 
 

@@ -1,5 +1,7 @@
 """The pure wait policy both drivers follow (issue 13, rule 5): decisions from state, error, time, deadline."""
 
+import re
+
 import pytest
 
 from airflow_provider_gemini_batch.core.retry_policy import next_delay, retry_hint
@@ -155,9 +157,9 @@ def test_execute_complete_refuses_a_missing_or_malformed_event_loudly(event, mes
     from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
 
     op = GeminiBatchSubmitOperator(task_id="t", model="gemini-2.5-flash", requests=["a"])
-    with pytest.raises(GeminiEventError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(GeminiEventError, match=re.escape(message)):
         op.execute_complete({}, event)
-    with pytest.raises(GeminiEventError):
+    with pytest.raises(GeminiEventError, match=re.escape(message)):  # the sensor reads the same contract
         GeminiBatchJobSensor(task_id="s", job_name="batches/a").execute_complete({}, event)
 
 
