@@ -51,6 +51,9 @@ DEFAULT_SUBMIT_TIMEOUT = timedelta(hours=6)
 QUOTA_RETRY_INITIAL = 60.0     # first pause after a quota refusal; doubles ...
 QUOTA_RETRY_MAX = 30 * 60.0    # ... up to this
 INPUT_MODES = ("auto", "file", "inline")
+# Jobs per page when a retry looks for this task instance's job by display name (the list is newest
+# first, and paging stops at the first page entirely older than the run).
+SEARCH_PAGE_SIZE = 100
 
 
 def _default_deferrable() -> bool:
@@ -275,7 +278,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return None
         # Bounded: listing stops at jobs older than this run (jobs are listed newest first) and at the cap.
         found = self.hook.find_jobs(display_name_prefix=base, newer_than=_run_started(context),
-                                    max_scanned=JOB_SEARCH_BOUND)
+                                    max_scanned=JOB_SEARCH_BOUND, page_size=SEARCH_PAGE_SIZE)
         return ledger.latest_job(found, base)
 
     def _base_display_name(self, context: Any) -> str:
