@@ -236,6 +236,34 @@ def after_stuck(record: dict | None, job_name: str, display_name: str | None, st
                          f"purpose (submission #{submission}, once).")
 
 
+@dataclass(frozen=True)
+class QuotaStep:
+    """The next attempt after a create refused for quota: when, and the window so far (stored, and
+    carried in the time trigger's kwargs). `given_up`: submit_timeout has passed, fail instead."""
+
+    quota: dict             # {since, attempts}
+    delay: float            # seconds until the next attempt
+    until: float | None     # when submit_timeout ends the retries (None: never)
+    waited: float           # seconds since the first refusal
+    given_up: bool
+
+
+def next_quota_attempt(quota: dict | None, now: float, submit_timeout: float | None, initial: float,
+                       maximum: float, retry_after: float | None) -> QuotaStep:
+    """Back off from `initial`, doubling up to `maximum` (a server's Retry-After wins when longer), never
+    past the end of submit_timeout, counted from the first refusal."""
+    quota = {"since": now, "attempts": 0, **(quota or {})}
+    quota["attempts"] += 1
+    until = None if submit_timeout is None else quota["since"] + submit_timeout
+    waited = now - quota["since"]
+    delay = min(maximum, initial * 2 ** (quota["attempts"] - 1))
+    if retry_after:
+        delay = max(delay, retry_after)
+    if until is not None:
+        delay = min(delay, max(0.0, until - now))
+    return QuotaStep(quota, delay, until, waited, until is not None and now >= until)
+
+
 def truthy(value: Any) -> bool:
     """resubmit is templated: a rendered "True"/"false"/"1" string counts as what it says."""
     if isinstance(value, str):

@@ -333,23 +333,16 @@ class GeminiBatchSubmitOperator(BaseOperator):
 
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        now = time.time()
-        quota = {"since": now, "attempts": 0, **(quota or {})}
-        quota["attempts"] += 1
         limit = _seconds(self.submit_timeout)
-        until = None if limit is None else quota["since"] + limit
-        waited = now - quota["since"]
-        if until is not None and now >= until:
+        step = ledger.next_quota_attempt(quota, time.time(), limit, self.quota_retry_initial, self.quota_retry_max,
+                                         refused.error.retry_after)
+        quota, delay, until = step.quota, step.delay, step.until
+        if step.given_up:
             raise GeminiSubmitTimeoutError(
-                f"Creating {refused.display_name!r} was refused for quota for {waited:.0f}s ({quota['attempts']} "
+                f"Creating {refused.display_name!r} was refused for quota for {step.waited:.0f}s ({quota['attempts']} "
                 f"attempts), past submit_timeout={limit:.0f}s: {refused.error}. No job was created, nothing billed. "
                 f"Raise submit_timeout, lower the number of concurrent batch tasks (a pool, see "
                 f"docs/production.md), or ask for more quota.")
-        delay = min(self.quota_retry_max, self.quota_retry_initial * 2 ** (quota["attempts"] - 1))
-        if refused.error.retry_after:
-            delay = max(delay, refused.error.retry_after)
-        if until is not None:
-            delay = min(delay, max(0.0, until - now))
         moment = datetime.now(timezone.utc) + timedelta(seconds=delay)
         store = context.get("task_state_store")
         _store_set(store, {**(_store_get(store) or {}), "quota": quota})

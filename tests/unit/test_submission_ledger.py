@@ -253,3 +253,22 @@ def test_after_stuck_a_job_is_resubmitted_once(record, display_name, action, sub
     ("on", True), ("false", False), ("False", False), ("", False), ("0", False), ("no", False)])
 def test_a_templated_resubmit_counts_as_what_it_says(value, truth):
     assert ledger.truthy(value) is truth
+
+
+# ---------------------------------------------------------------------- quota refusals
+# (window so far, now, submit_timeout, Retry-After) -> (attempts, delay, until, given up); initial 60, max 1800
+@pytest.mark.parametrize("quota,now,limit,retry_after,attempts,delay,until,given_up", [
+    (None, 1000.0, 6 * 3600.0, None, 1, 60.0, 1000.0 + 6 * 3600, False),          # the first refusal
+    ({"since": 1000.0, "attempts": 1}, 1100.0, 6 * 3600.0, None, 2, 120.0, 1000.0 + 6 * 3600, False),  # doubles
+    ({"since": 1000.0, "attempts": 9}, 9000.0, None, None, 10, 1800.0, None, False),  # capped; no limit
+    ({"since": 1000.0, "attempts": 1}, 1100.0, 6 * 3600.0, 300.0, 2, 300.0, 1000.0 + 6 * 3600, False),  # server wins
+    ({"since": 1000.0, "attempts": 3}, 1590.0, 600.0, None, 4, 10.0, 1600.0, False),  # never past the limit
+    ({"since": 1000.0, "attempts": 4}, 1600.0, 600.0, None, 5, 0.0, 1600.0, True),    # the limit passed: give up
+])
+def test_quota_refusals_back_off_until_submit_timeout(quota, now, limit, retry_after, attempts, delay, until,
+                                                      given_up):
+    step = ledger.next_quota_attempt(quota, now, limit, 60.0, 1800.0, retry_after)
+    assert (step.quota["attempts"], step.delay, step.until, step.given_up) == (attempts, delay, until, given_up)
+    assert step.quota["since"] == (quota or {}).get("since", now) and step.waited == now - step.quota["since"]
+    if quota is not None:
+        assert quota["attempts"] == attempts - 1  # the caller's window is not changed in place
