@@ -117,7 +117,8 @@ def search_floor(stamps: Iterable[Any]) -> float | None:
     """A lower bound on when any job of this task instance could have been created: the earliest of the
     run's run_after / logical_date / queued_at (which a clear does not move), less an hour for clocks.
     The job search stops paging at jobs older than this; None (unknown) searches up to the bound."""
-    seconds = [s.timestamp() if hasattr(s, "timestamp") else float(s) for s in stamps if s is not None]
+    seconds = [s.timestamp() if hasattr(s, "timestamp") else float(s) for s in stamps
+               if hasattr(s, "timestamp") or (isinstance(s, (int, float)) and not isinstance(s, bool))]
     return min(seconds) - CLOCK_SLACK if seconds else None
 
 

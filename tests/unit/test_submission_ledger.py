@@ -86,7 +86,7 @@ def test_reattached_and_completed_records_keep_what_the_record_held():
 
 # ---------------------------------------------------------------------- finding this task's jobs
 @pytest.mark.parametrize("stamps,floor", [
-    ([], None), ([None, None], None),
+    ([], None), ([None, None], None), (["2026-01-01", True], None),  # what is not a time is left out
     ([datetime(2026, 1, 1, 1, tzinfo=timezone.utc), None, datetime(2026, 1, 1, 2, tzinfo=timezone.utc)],
      datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()),
     ([7200.0, 10000.0], 3600.0),
