@@ -28,6 +28,7 @@ import msgspec
 from pydantic import BaseModel
 
 from ..exceptions import GeminiBatchTooLargeError, GeminiRequestError
+from .batch_kind import BatchKind
 from .request_schema import FieldSpec, TypeSpec, snapshot
 from .structured_output import schema_from_python
 
@@ -621,7 +622,8 @@ def _canonical_record(item: Any) -> KeyedRequest | None:
     return KeyedRequest(key, request) if _already_canonical(request) else None
 
 
-def _keyed(item: Any, index: int, where: str, embeddings: bool, key_prefix: str, ck: Checks) -> KeyedRequest:
+def _keyed(item: Any, index: int, where: str, kind: BatchKind, key_prefix: str, ck: Checks) -> KeyedRequest:
+    embeddings = kind is BatchKind.EMBED
     if type(item) is str and item.strip():  # a bare prompt or text: the commonest input of all
         request = {"content": {"parts": [{"text": item}]}} if embeddings else \
             {"contents": [{"role": "user", "parts": [{"text": item}]}]}
@@ -661,18 +663,21 @@ def _keyed(item: Any, index: int, where: str, embeddings: bool, key_prefix: str,
     return KeyedRequest(f"{key_prefix}-{index:06d}", normalize(item, where, checks=ck))
 
 
-def iter_keyed(items: Iterable[Any], *, embeddings: bool = False, key_prefix: str = "request",
-               keys: KeySet | None = None, strict: bool = False) -> Iterator[KeyedRequest]:
+def iter_keyed(items: Iterable[Any], *, kind: BatchKind | None = None, key_prefix: str = "request",
+               keys: KeySet | None = None, strict: bool = False, embeddings: bool | None = None
+               ) -> Iterator[KeyedRequest]:
     """Requests from a Python list: strings, request dicts (either spelling), google-genai typed objects
     (types.InlinedRequest, types.Content) or {key, request} records. Missing keys are assigned by
-    position, deterministically: request-000000, request-000001, ..."""
+    position, deterministically: request-000000, request-000001, ... (`embeddings=`: the old spelling of
+    `kind`, still accepted)"""
+    kind = BatchKind.of(kind, embeddings)
     keys = keys if keys is not None else KeySet()
     ck = Checks(strict)
     count = 0
     for index, item in enumerate(items):
-        record = None if embeddings else _canonical_record(item)
+        record = None if kind is BatchKind.EMBED else _canonical_record(item)
         if record is None:
-            record = _keyed(item, index, f"requests[{index}]", embeddings, key_prefix, ck)
+            record = _keyed(item, index, f"requests[{index}]", kind, key_prefix, ck)
         keys.add(record.key, index, _list_position)
         count += 1
         yield record
@@ -683,11 +688,13 @@ def iter_keyed(items: Iterable[Any], *, embeddings: bool = False, key_prefix: st
 _BOM = b"\xef\xbb\xbf"
 
 
-def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: bool = False,
-               keys: KeySet | None = None, strict: bool = False) -> Iterator[KeyedRequest]:
+def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", kind: BatchKind | None = None,
+               keys: KeySet | None = None, strict: bool = False, embeddings: bool | None = None
+               ) -> Iterator[KeyedRequest]:
     """Records from JSONL lines, each {"key": ..., "request": ...}. A UTF-8 byte order mark (Windows
     tools write one), CRLF line ends and blank lines are accepted: the file is rewritten anyway, and
     errors keep naming the line as an editor numbers it."""
+    kind = BatchKind.of(kind, embeddings)
     keys = keys if keys is not None else KeySet()
     ck = Checks(strict)
     count = 0
@@ -707,7 +714,7 @@ def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: boo
             if not raw.strip():
                 continue  # a blank line (often the last one): nothing to send
             _explain_bad_line(raw, position(lineno))
-        record = None if embeddings else _canonical_record(obj)
+        record = None if kind is BatchKind.EMBED else _canonical_record(obj)
         if record is not None:
             keys.add(record.key, lineno, position)
             count += 1
@@ -720,7 +727,7 @@ def iter_jsonl(lines: Iterable[bytes], *, source: str = "input", embeddings: boo
             raise _fail("no 'request' object: each line is {'key': '...', 'request': {...}}", f"{where}.request")
         if "key" not in obj and not (isinstance(obj.get("metadata"), dict) and "key" in obj["metadata"]):
             raise _fail("no 'key': each line is {'key': '...', 'request': {...}}", f"{where}.key")
-        record = _keyed(obj, lineno, where, embeddings, "line", ck)
+        record = _keyed(obj, lineno, where, kind, "line", ck)
         keys.add(record.key, lineno, position)
         count += 1
         yield record

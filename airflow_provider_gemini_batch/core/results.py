@@ -238,8 +238,10 @@ class ResultTally:
         return out
 
 
-def describe_problems(summary: dict) -> str:
-    """One line naming what is wrong with a written result set (empty when nothing is)."""
+def describe_problems(summary: dict, *, record_problems: bool = True) -> str:
+    """One line naming what is wrong with a written result set (empty when nothing is).
+    `record_problems=False` leaves out error records and invalid outputs: for a caller that names those
+    one by one with their errors, this line names only what has no record to quote."""
     parts = []
     for count, label, names in (
             ("missing", "missing", "missing_keys"), ("duplicate_keys", "duplicate records", "duplicated_keys"),
@@ -247,7 +249,7 @@ def describe_problems(summary: dict) -> str:
             ("foreign", "records for keys never submitted", "foreign_keys"),
             ("errors", "error records", "failed_keys"), ("invalid_output", "invalid outputs", None)):
         n = summary.get(count) or 0
-        if n:
+        if n and (record_problems or count not in ("errors", "invalid_output")):
             named = summary.get(names) if names else None
             parts.append(f"{n} {label}" + (f" ({', '.join(map(str, named[:5]))}{', ...' if n > 5 else ''})"
                                            if named else ""))

@@ -7,6 +7,7 @@ an SDK enum member, or a bare suffix.
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ STATE_OUTCOMES: dict[str, Outcome] = {
     "JOB_STATE_EXPIRED": Outcome.EXPIRED,
 }
 TERMINAL_STATES = frozenset(s for s, o in STATE_OUTCOMES.items() if o is not Outcome.WAITING)
+# The outcomes whose job has results to write (and which a clear re-delivers instead of billing again).
+RESULT_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.PARTIAL})
 
 
 def normalize_state(state: Any) -> str:
@@ -54,6 +57,35 @@ def is_known_state(state: Any) -> bool:
 def outcome_of(state: Any) -> Outcome:
     """Unknown future states keep us waiting rather than failing a job that may still succeed."""
     return STATE_OUTCOMES.get(normalize_state(state), Outcome.WAITING)
+
+
+def has_results(state: Any) -> bool:
+    """SUCCEEDED or PARTIALLY_SUCCEEDED: there are results to write and to deliver again."""
+    return outcome_of(state) in RESULT_OUTCOMES
+
+
+def is_pending(state: Any) -> bool:
+    """Accepted but not started (max_pending_time watches this one state, not QUEUED or RUNNING)."""
+    return normalize_state(state) == "JOB_STATE_PENDING"
+
+
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 (as the API writes createTime, with up to nanoseconds) to epoch seconds; None if absent."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # trim fractions past microseconds, which fromisoformat refuses before Python 3.11
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tz = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{tz}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 def _count(value: Any) -> int:
@@ -91,6 +123,10 @@ class JobSnapshot:
     @property
     def is_terminal(self) -> bool:
         return self.outcome is not Outcome.WAITING
+
+    @property
+    def has_results(self) -> bool:
+        return self.outcome in RESULT_OUTCOMES
 
     def counts(self) -> dict[str, int]:
         return {"requests": self.request_count, "succeeded": self.succeeded_count,

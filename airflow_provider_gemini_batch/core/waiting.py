@@ -26,7 +26,7 @@ from typing import Union
 
 from .events import STATUS_ERROR, STATUS_STUCK, STATUS_TERMINAL, STATUS_TIMEOUT, build_event
 from .retry_policy import next_delay
-from .states import JobSnapshot, Outcome, is_known_state
+from .states import JobSnapshot, Outcome, is_known_state, is_pending
 
 WAIT = "wait"
 CANCEL_THEN_EMIT = "cancel_then_emit"
@@ -119,7 +119,7 @@ def after_poll(cfg: WaitConfig, progress: WaitProgress, result: PollResult, now:
                                f"does not know; not waiting for it. Look at the job, then clear the task once the "
                                f"provider understands that state.", progress))
     if cfg.pending_deadline is not None and now >= cfg.pending_deadline and result.outcome is Outcome.WAITING \
-            and result.state == "JOB_STATE_PENDING":
+            and is_pending(result.state):
         progress.timing_out = STATUS_STUCK
         return Decision(CANCEL_THEN_EMIT, note=f"{cfg.job_name} is still PENDING past max_pending_time: cancelling it")
     if remaining is not None and remaining <= 0:

@@ -35,7 +35,8 @@ from ..core.requests import check_file_size
 from ..core.redact import redact
 from ..core.retry_policy import next_delay
 from ..core.settings import GeminiSettings, default_settings, resolve_settings
-from ..core.states import JobSnapshot, parse_job
+from ..core.batch_kind import BatchKind
+from ..core.states import JobSnapshot, Outcome, parse_job, parse_time  # noqa: F401 (parse_time: public here too)
 from .errors import (
     check_job_reply,
     error_from_sdk,
@@ -244,11 +245,13 @@ class GeminiBatchHook(BaseHook):
         return True, f"Connected to {s.base_url} ({s.api_version}); the API key was accepted."
 
     # ------------------------------------------------------------------ models
-    def check_model(self, model: str, embeddings: bool) -> str:
-        """Refuse an unknown model, or the wrong kind, before anything billable happens."""
+    def check_model(self, model: str, kind: BatchKind | bool | None = None, *, embeddings: bool | None = None) -> str:
+        """Refuse an unknown model, or the wrong kind, before anything billable happens.
+        (`embeddings=True/False`, the old spelling of the kind, is still accepted.)"""
         path = model_path(model)
-        if embeddings != is_embedding_model(path):
-            if embeddings:
+        kind = BatchKind.of(kind, embeddings)
+        if (kind is BatchKind.EMBED) != is_embedding_model(path):
+            if kind is BatchKind.EMBED:
                 raise GeminiModelError(f"{path} is not an embeddings model: use a generate operator, or an "
                                        "embeddings model such as gemini-embedding-001", location="model")
             raise GeminiModelError(f"{path} is an embeddings model: use GeminiBatchEmbedOperator "
@@ -261,8 +264,9 @@ class GeminiBatchHook(BaseHook):
         return path
 
     # ------------------------------------------------------------------ jobs
-    def create_batch(self, model: str, *, embeddings: bool = False, requests: list[dict] | None = None,
-                     file_name: str | None = None, display_name: str | None = None) -> dict:
+    def create_batch(self, model: str, *, kind: BatchKind | None = None, requests: list[dict] | None = None,
+                     file_name: str | None = None, display_name: str | None = None,
+                     embeddings: bool | None = None) -> dict:
         """
         Create a batch job from REST-form inline requests (``[{"request": ..., "metadata": {"key": ...}}]``)
         or an uploaded ``files/...`` name. Returns the raw Operation.
@@ -273,10 +277,11 @@ class GeminiBatchHook(BaseHook):
         if (requests is None) == (file_name is None):
             raise GeminiRequestError("give exactly one of requests or file_name", location="source")
         display_name = display_name or new_display_name()
-        method = "asyncBatchEmbedContent" if embeddings else "batchGenerateContent"
+        kind = BatchKind.of(kind, embeddings)  # embeddings=: the old spelling, still accepted
+        method = kind.create_method
         if file_name is not None:
             check_file_name(file_name)
-            input_config = {"file_name" if embeddings else "fileName": file_name}
+            input_config = {kind.file_field: file_name}
         else:
             input_config = {"requests": {"requests": requests}}
         body = {"batch": {"displayName": display_name, "inputConfig": input_config}}
@@ -408,7 +413,7 @@ class GeminiBatchHook(BaseHook):
             self._json("POST", f"{name}:cancel", f"Cancelling {name}", json={})
         except GeminiInvalidRequestError as exc:
             # A retried cancel whose first reply was lost finds the job already CANCELLED: that is success.
-            if exc.status == "FAILED_PRECONDITION" and self.get_snapshot(name).state == "JOB_STATE_CANCELLED":
+            if exc.status == "FAILED_PRECONDITION" and self.get_snapshot(name).outcome is Outcome.CANCELLED:
                 return
             raise
 
@@ -534,27 +539,6 @@ def _with_note(exc: BaseException, note: str) -> BaseException:
     if isinstance(exc, GeminiApiError):
         return type(exc)(f"{exc} ({note})", code=exc.code, status=exc.status, retry_after=exc.retry_after)
     return type(exc)(f"{exc} ({note})")
-
-
-def parse_time(value: Any) -> float | None:
-    """RFC 3339 (as the API writes createTime, with up to nanoseconds) to epoch seconds; None if absent."""
-    from datetime import datetime, timezone
-
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # trim fractions past microseconds, which fromisoformat refuses before Python 3.11
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        tz = rest[len(digits):]
-        text = f"{head}.{digits[:6]}{tz}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 # ---------------------------------------------------------------------- sources and sinks

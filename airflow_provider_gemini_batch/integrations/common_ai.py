@@ -21,6 +21,7 @@ from airflow.providers.common.ai.batch.base import (
 )
 from airflow.providers.common.ai.exceptions import LLMBatchInputError, LLMBatchLimitExceededError
 
+from ..core.batch_kind import BatchKind
 from ..core.requests import FILE_LIMIT_BYTES, KeyedRequest, fits_inline, normalize_generate_request
 from ..core.results import to_record
 from ..exceptions import GeminiRequestError
@@ -96,7 +97,7 @@ class GeminiBatchAdapter(BatchAdapter):
 
     def submit(self, requests: list, *, model: str, idempotency_key: str, input_fingerprint: str,
                output_spec: Any, **kwargs: Any) -> SubmitResult:
-        self.hook.check_model(model, embeddings=False)
+        self.hook.check_model(model, BatchKind.GENERATE)
         records = list(self._records(requests, model=model, idempotency_key=idempotency_key,
                                      output_spec=output_spec, **kwargs))
         lines = [r.jsonl() for r in records]

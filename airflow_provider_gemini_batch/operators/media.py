@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import msgspec
 
+from ..core.batch_kind import BatchKind
 from ..core.requests import iter_jsonl
 from ..compat import read_lines
 from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
@@ -51,7 +52,8 @@ from ..storage import check_results_location, open_path
 from ..jsonl_shards import merge_jsonl
 from ..core.states import judge_failures
 from ..submitted_keys import manifest_path
-from .batch import GeminiBatchSubmitOperator, _seconds
+from .common import _seconds
+from .submit import GeminiBatchSubmitOperator
 
 MANIFEST_VERSION = 1
 _ENCODER = msgspec.json.Encoder()
@@ -192,7 +194,7 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
 
     def _plan(self, context: Any) -> dict:
         check_results_location(self._final_results())
-        self.hook.check_model(self.model, embeddings=False)
+        self.hook.check_model(self.model, BatchKind.GENERATE)
         if self.requests_file is not None:
             self._validate_lines()
         # Every file checked before any hashing, and all of it before anything billable.

@@ -282,9 +282,9 @@ def test_keyed_fast_path_agrees_with_the_general_path_on_generated_records():
             record["metadata"] = {"source": "x"}
         if rng.random() < 0.03:
             record["extra"] = 1
-        general = outcome(lambda: br._keyed(copy.deepcopy(record), 0, "requests[0]", False, "request", br.Checks()))
+        general = outcome(lambda: br._keyed(copy.deepcopy(record), 0, "requests[0]", br.BatchKind.GENERATE, "request", br.Checks()))
         assert outcome(lambda: next(br.iter_keyed([copy.deepcopy(record)]))) == general, record
-        line_general = outcome(lambda: br._keyed(copy.deepcopy(record), 1, "input line 1", False, "line", br.Checks()))
+        line_general = outcome(lambda: br._keyed(copy.deepcopy(record), 1, "input line 1", br.BatchKind.GENERATE, "line", br.Checks()))
         assert outcome(lambda: next(br.iter_jsonl([json.dumps(record).encode()]))) == line_general, record
         fast_taken += br._canonical_record(record) is not None
     assert 100 < fast_taken < 900  # both paths are really exercised
