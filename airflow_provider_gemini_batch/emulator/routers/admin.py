@@ -62,6 +62,8 @@ async def set_config(request: Request, store: StoreDep, config: ConfigDep):
 @router.post("/faults")
 async def script_faults(request: Request, faults: FaultsDep):
     body = await request.json()
+    if faults is None:  # an app from create_app() alone, without create_asgi()'s injector in front
+        raise invalid("Fault injection is off: serve the app from create_asgi().")
     try:
         faults.script(body["route"], list(body["faults"]))
     except (KeyError, ValueError) as exc:
