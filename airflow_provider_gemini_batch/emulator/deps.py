@@ -19,16 +19,18 @@ from .store import NotFound, Store
 API_VERSIONS = {"v1", "v1beta"}
 
 
-def get_store(request: Request) -> Store:
+# The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
+# pool, one thread hop per dependency per request, which 200 triggers polling at once turn into a queue.
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_config(request: Request) -> EmulatorConfig:
+async def get_config(request: Request) -> EmulatorConfig:
     # The live object: POST /_emulator/config changes it, and every route reads it per request.
     return request.app.state.config
 
 
-def get_faults(request: Request) -> FaultInjector | None:
+async def get_faults(request: Request) -> FaultInjector | None:
     return request.app.state.faults
 
 
@@ -37,14 +39,19 @@ ConfigDep = Annotated[EmulatorConfig, Depends(get_config)]
 FaultsDep = Annotated[FaultInjector | None, Depends(get_faults)]
 
 
-def require_key(request: Request) -> None:
+async def require_key(request: Request) -> None:
+    """Router dependency: see check_key."""
+    check_key(request)
+
+
+def check_key(request: Request) -> None:
     """An API key must come (header or ?key=); if the emulator was given one, it must match."""
     key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
     if not key:
         raise ApiError(403, "PERMISSION_DENIED",
                        "Method doesn't allow unregistered callers (callers without established identity). "
                        "Please use API Key or other form of API consumer identity to call this API.")
-    expected = get_config(request).api_key
+    expected = request.app.state.config.api_key
     if expected and key != expected:
         raise ApiError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
                        details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",

@@ -6,7 +6,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..deps import StoreDep, parse_json, require_key, require_version
+from ..deps import StoreDep, check_key, parse_json, require_version
 from ..errors import invalid, not_found
 from ..store import NotFound, Store
 from ..wire_schema import WireError, get_any
@@ -21,7 +21,7 @@ router = APIRouter()
 async def upload(ver: str, request: Request, store: StoreDep, upload_id: str | None = None):
     require_version(ver)
     if upload_id is None:
-        require_key(request)
+        check_key(request)
         return await _upload_start(store, ver, request)
     # Chunks carry no API key: the upload id in the URL authorises them.
     return await _upload_chunk(store, upload_id, request)
