@@ -158,25 +158,3 @@ def png(seed: str, size: int = 8) -> bytes:
 def image_part(seed: str) -> dict:
     return {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png(seed)).decode()}}
 
-
-def admin_router(store: Any):
-    from fastapi import APIRouter
-    from fastapi.responses import JSONResponse
-
-    router = APIRouter(prefix="/_emulator")
-
-    @router.get("/media")
-    async def media_ledger():
-        return store.media_ledger.report()
-
-    @router.post("/files/{file_id}/expire")
-    async def expire_file(file_id: str):
-        """Make a file look expired (its expirationTime in the past) without waiting 48 h."""
-        meta = store.files.get(file_id)
-        if meta is None:
-            return JSONResponse({"error": {"code": 404, "message": f"File files/{file_id} not found.",
-                                           "status": "NOT_FOUND"}}, status_code=404)
-        meta["expirationTime"] = "2000-01-01T00:00:00.000000Z"
-        return {k: v for k, v in meta.items() if k != "id"}
-
-    return router

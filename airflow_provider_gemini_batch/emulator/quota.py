@@ -7,7 +7,9 @@ turns a `QuotaExceeded` into the real service's 429. Where each limit was report
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Sequence
+
+from .records import JobRecord
 
 # The real service words every quota refusal alike, whichever limit was hit, and sends no Retry-After:
 # python-genai #1446 and #1172 (file storage), js-genai #1264 and python-genai #1901 (batch create).
@@ -33,14 +35,14 @@ def estimate_tokens(texts: Iterable[str], chars_per_token: float) -> int:
     return max(1, math.ceil(chars / max(chars_per_token, 1e-9)))
 
 
-def check_create(live_jobs: list[dict], model: str, tokens: int, max_jobs: int, budget: int) -> None:
+def check_create(live_jobs: Sequence[JobRecord], model: str, tokens: int, max_jobs: int, budget: int) -> None:
     """Raise QuotaExceeded if one more job of `tokens` on `model` would break a limit.
 
     A job bigger than the whole budget is refused for ever, as the real service does: the caller
     must split it (the provider's sharding does)."""
     if len(live_jobs) >= max_jobs:
         raise QuotaExceeded(CONCURRENT_JOBS, f"{len(live_jobs)} live batch jobs, limit {max_jobs}")
-    enqueued = sum(j.get("tokens", 0) for j in live_jobs if j["model"] == model)
+    enqueued = sum(j.tokens or 0 for j in live_jobs if j.model == model)
     if enqueued + tokens > budget:
         raise QuotaExceeded(ENQUEUED_TOKENS,
                             f"{model}: {enqueued} tokens enqueued + {tokens} new > budget {budget}")

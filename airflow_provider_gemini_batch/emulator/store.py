@@ -1,8 +1,10 @@
 """Jobs and files, kept on disk under the state directory so that a restarted emulator resumes.
 
 Job state is derived from the clock (create time + configured durations), so thousands of jobs
-cost nothing while they wait; the results are produced once, in a worker thread, when a job
-first becomes due.
+cost nothing while they wait: `Store.advance(job, now)` moves a job to where its timeline says it
+is, and produces its results once (a file in a worker thread) when it first falls due. Reading a
+job's fields never moves it. Every mutation of a job, a file, an upload session or a counter
+happens under `Store.lock`.
 """
 
 from __future__ import annotations
@@ -13,23 +15,20 @@ import secrets
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from . import fake_model, media, quota
 from .config import EmulatorConfig
+from .records import (EMBED, GENERATE, PENDING, RUNNING, TERMINAL, JobOutcome, JobRecord, JobSource, Timings,
+                      rfc3339)
 from .wire_schema import WireError, check_embed_request, check_generate_request, texts_of
 
-GENERATE, EMBED = "generate", "embed"
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
+__all__ = ["EMBED", "GENERATE", "JobRecord", "JobSource", "NotFound", "Precondition", "Store", "Timings", "rfc3339"]
+
 # Output lines are written in reversed blocks of this many, so that clients cannot rely on order.
 SHUFFLE_BLOCK = 64
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id(n: int = 12) -> str:
@@ -44,12 +43,6 @@ class Precondition(Exception):
     pass
 
 
-@dataclass
-class Timings:
-    pending_seconds: float
-    running_seconds: float
-
-
 class Store:
     def __init__(self, state_dir: Path, object_error_details: bool = False, config: EmulatorConfig | None = None):
         # The live config object (the admin API changes it at run time); the realistic profile reads it.
@@ -62,7 +55,10 @@ class Store:
             d.mkdir(parents=True, exist_ok=True)
         self.object_error_details = object_error_details
         self.lock = threading.RLock()
-        self.jobs: dict[str, dict] = {}
+        # One lock for every mutation of jobs, files, upload sessions and counters: request handlers
+        # and the worker threads that process file jobs both take it. Re-entrant, because advance()
+        # finalises and processing registers files while holding it.
+        self.jobs: dict[str, JobRecord] = {}
         self.files: dict[str, dict] = {}
         self.uploads: dict[str, dict] = {}
         self.finished_uploads: dict[str, str] = {}  # upload id -> file id, for queries after a lost final reply
@@ -81,8 +77,8 @@ class Store:
     # ---------------------------------------------------------------- persistence
     def _load(self) -> None:
         for path in self.jobs_dir.glob("*.json"):
-            job = json.loads(path.read_text())
-            self.jobs[job["id"]] = job
+            job = JobRecord.from_json(json.loads(path.read_text()))
+            self.jobs[job.id] = job
         for path in self.files_dir.glob("*.json"):
             meta = json.loads(path.read_text())
             self.files[meta["id"]] = meta
@@ -101,10 +97,10 @@ class Store:
                                    "created_by_display_name": self.created_by_display_name}))
         tmp.replace(self.root / "counters.json")
 
-    def _save_job(self, job: dict) -> None:
-        tmp = self.jobs_dir / f"{job['id']}.json.tmp"
-        tmp.write_text(json.dumps(job))
-        tmp.replace(self.jobs_dir / f"{job['id']}.json")
+    def _save_job(self, job: JobRecord) -> None:
+        tmp = self.jobs_dir / f"{job.id}.json.tmp"
+        tmp.write_text(json.dumps(job.to_json()))
+        tmp.replace(self.jobs_dir / f"{job.id}.json")
 
     def _save_file(self, meta: dict) -> None:
         tmp = self.files_dir / f"{meta['id']}.json.tmp"
@@ -138,7 +134,7 @@ class Store:
                 "jobs_created_by_display_name": dict(self.created_by_display_name),
                 "quota_refusals": dict(self.quota_refusals),
                 "unpaged_list_calls": self.unpaged_list_calls,
-                "enqueued_tokens": dict(sum((Counter({j["model"]: j.get("tokens", 0)})
+                "enqueued_tokens": dict(sum((Counter({j.model: j.tokens or 0})
                                              for j in self.jobs.values() if self.is_live(j, now)), Counter())),
                 "file_storage_bytes": self.storage_used(),
             }
@@ -173,8 +169,16 @@ class Store:
             raise NotFound(f"Upload session {upload_id} not found.")
         return self.uploads_dir / upload_id
 
+    def add_received(self, upload_id: str, n_bytes: int) -> int:
+        """Count bytes of a chunk as they land; returns the session's total so far."""
+        with self.lock:
+            session = self.uploads[upload_id]
+            session["received"] += n_bytes
+            return session["received"]
+
     def finish_upload(self, upload_id: str, base_url: str) -> dict:
-        session = self.uploads.pop(upload_id)
+        with self.lock:
+            session = self.uploads.pop(upload_id)
         part = self.uploads_dir / upload_id
         if session["size"] is not None and part.stat().st_size != session["size"]:
             part.unlink()
@@ -183,7 +187,8 @@ class Store:
             )
         file_id = new_id(12)
         part.replace(self.file_data_path(file_id))
-        self.finished_uploads[upload_id] = file_id
+        with self.lock:
+            self.finished_uploads[upload_id] = file_id
         return self._register_file(file_id, session["display_name"], session["mime_type"] or "application/octet-stream",
                                    source="UPLOADED", base_url=base_url)
 
@@ -232,13 +237,23 @@ class Store:
                 self.delete_file(file_id)
 
     def get_file(self, file_id: str) -> dict:
-        meta = self.files.get(file_id)
-        if meta is not None and self._expired(meta, time.time()):
-            self.delete_file(file_id)
-            meta = None
-        if meta is None:
-            raise NotFound(f"File files/{file_id} not found.")
-        return {k: v for k, v in meta.items() if k != "id"}
+        with self.lock:
+            meta = self.files.get(file_id)
+            if meta is not None and self._expired(meta, time.time()):
+                self.delete_file(file_id)
+                meta = None
+            if meta is None:
+                raise NotFound(f"File files/{file_id} not found.")
+            return {k: v for k, v in meta.items() if k != "id"}
+
+    def expire_file(self, file_id: str) -> dict:
+        """Make a file look expired (its expirationTime in the past) without waiting 48 h."""
+        with self.lock:
+            meta = self.files.get(file_id)
+            if meta is None:
+                raise NotFound(f"File files/{file_id} not found.")
+            meta["expirationTime"] = "2000-01-01T00:00:00.000000Z"
+            return {k: v for k, v in meta.items() if k != "id"}
 
     def delete_file(self, file_id: str) -> None:
         with self.lock:
@@ -249,61 +264,47 @@ class Store:
             self.file_data_path(file_id).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- jobs
-    def create_job(self, kind: str, model: str, display_name: str, source: dict, timings: Timings,
-                   base_url: str) -> dict:
-        """source: {"requests": [...]} (already checked) or {"file_id": ...}."""
-        if "file_id" in source:
-            count, marker = self._scan_file(source["file_id"])
+    def create_job(self, kind: str, model: str, display_name: str, source: JobSource, timings: Timings,
+                   base_url: str) -> JobRecord:
+        """source: the inline requests (already checked) or an uploaded file's id."""
+        # Scanning a file can take a while: done before the lock, on input nobody else writes.
+        if source.file_id is not None:
+            count, marker = self._scan_file(source.file_id)
         else:
-            count = len(source["requests"])
+            count = len(source.requests or [])
             marker = _job_marker(
-                t for item in source["requests"] for t in texts_of(item.get("request") or {})
+                t for item in source.requests or [] for t in texts_of(item.get("request") or {})
             )
         marker = _job_marker([display_name]) or marker
-        job_id = new_id(12)
         now = time.time()
-        job = {
-            "id": job_id,
-            "kind": kind,
-            "model": model,
-            "display_name": display_name,
-            "create_time": now,
-            "pending_seconds": timings.pending_seconds,
-            "running_seconds": timings.running_seconds,
-            "source": source,
-            "request_count": count,
-            "marker": marker,
-            "cancel_time": None,
-            "forced_state": None,
-            "final": None,
-            "base_url": base_url,
-        }
+        job = JobRecord(id=new_id(12), kind=kind, model=model, display_name=display_name, create_time=now,
+                        timings=timings, source=source, request_count=count, marker=marker, base_url=base_url)
         cfg = self.config
         if cfg.realistic:
-            job["tokens"] = self._estimate_tokens(source)
-            job["expire_time"] = now + cfg.emulated_to_real(cfg.job_expiry_hours)
+            job.tokens = self._estimate_tokens(source)
+            job.expire_time = now + cfg.emulated_to_real(cfg.job_expiry_hours)
         with self.lock:
             if cfg.realistic:
                 live = [j for j in self.jobs.values() if self.is_live(j, now)]
                 try:
-                    quota.check_create(live, job["model"], job["tokens"], cfg.max_concurrent_jobs,
-                                       cfg.token_budget(job["model"]))
+                    quota.check_create(live, job.model, job.tokens or 0, cfg.max_concurrent_jobs,
+                                       cfg.token_budget(job.model))
                 except quota.QuotaExceeded as exc:
                     self.quota_refusals[exc.limit] += 1
                     raise
-                job["stuck"] = self._rng.random() < cfg.stuck_pending_share
+                job.stuck = self._rng.random() < cfg.stuck_pending_share
                 self.peak_live_jobs = max(self.peak_live_jobs, len(live) + 1)
-            self.jobs[job_id] = job
+            self.jobs[job.id] = job
             self.jobs_created += 1
             self.created_by_display_name[display_name] += 1
             self._save_counters()
             self._save_job(job)
         return job
 
-    def _estimate_tokens(self, source: dict) -> int:
-        if "file_id" in source:
+    def _estimate_tokens(self, source: JobSource) -> int:
+        if source.file_id is not None:
             texts: list[str] = []
-            with open(self.file_data_path(source["file_id"]), "rb") as fh:
+            with open(self.file_data_path(source.file_id), "rb") as fh:
                 for raw in fh:
                     try:
                         line = json.loads(raw)
@@ -312,25 +313,25 @@ class Store:
                     if isinstance(line, dict) and isinstance(line.get("request"), dict):
                         texts.extend(texts_of(line["request"]))
         else:
-            texts = [t for item in source["requests"] for t in texts_of(item.get("request") or {})]
+            texts = [t for item in source.requests or [] for t in texts_of(item.get("request") or {})]
         return quota.estimate_tokens(texts, self.config.chars_per_token)
 
-    def _stuck(self, job: dict) -> bool:
-        return bool(job.get("stuck")) or job["marker"] == fake_model.STUCK_PENDING
+    def _stuck(self, job: JobRecord) -> bool:
+        return job.is_stuck(fake_model.STUCK_PENDING)
 
-    def is_live(self, job: dict, now: float) -> bool:
+    def is_live(self, job: JobRecord, now: float) -> bool:
         """PENDING or RUNNING by the clock, without side effects: what the project's limits count.
         A job past its running time counts as finished even if nobody has polled it yet: the real
         service finishes jobs whether or not anyone looks."""
-        if job["final"]:
+        if job.final:
             return False
-        if job["forced_state"] in ("PENDING", "RUNNING"):
+        if job.forced_state in (PENDING, RUNNING):
             return True
         if self._stuck(job):
-            return now < job.get("expire_time", float("inf"))
-        if job["forced_state"] == "SUCCEEDED":
+            return now < (job.expire_time if job.expire_time is not None else float("inf"))
+        if job.forced_state == "SUCCEEDED":
             return False
-        return now - job["create_time"] < job["pending_seconds"] + job["running_seconds"]
+        return now - job.create_time < job.timings.pending_seconds + job.timings.running_seconds
 
     def _scan_file(self, file_id: str) -> tuple[int, str | None]:
         self.sweep_files(time.time())
@@ -345,11 +346,21 @@ class Store:
                     found.update(m for m in fake_model.JOB_MARKERS if m.encode() in line)
         return count, _job_marker(found)
 
-    def get_job(self, job_id: str) -> dict:
+    def get_job(self, job_id: str) -> JobRecord:
         job = self.jobs.get(job_id)
         if job is None:
             raise NotFound(f"Batch batches/{job_id} not found.")
         return job
+
+    def job_resource(self, job_id: str, now: float) -> dict:
+        """The job brought up to `now` and rendered, in one critical section: the state, the counts and
+        the outcome in one reply always belong together, even while a worker thread finishes the job."""
+        with self.lock:
+            return self.resource(self.get_job(job_id), now)
+
+    def resource(self, job: JobRecord, now: float) -> dict:
+        with self.lock:
+            return self.advance(job, now).to_resource(now)
 
     def delete_job(self, job_id: str) -> None:
         with self.lock:
@@ -359,92 +370,89 @@ class Store:
 
     def cancel_job(self, job_id: str, now: float) -> None:
         with self.lock:
-            job = self.get_job(job_id)
-            if self.state(job, now) in TERMINAL:
+            job = self.advance(self.get_job(job_id), now)
+            if job.state in TERMINAL:
                 raise Precondition(f"Batch batches/{job_id} is already in a terminal state and cannot be cancelled.")
-            job["cancel_time"] = now
-            self._finalize(job, "CANCELLED", now, stats=self._progress_stats(job, now), output=None, error=None)
+            job.cancel_time = now
+            self._finalize(job, "CANCELLED", now, stats=job.progress_stats(now), output=None, error=None)
 
     def force_state(self, job_id: str, state: str) -> None:
         with self.lock:
             job = self.get_job(job_id)
-            job["forced_state"] = state
-            job["final"] = None
+            job.forced_state = state
+            job.final = None
             if state in ("FAILED", "EXPIRED", "CANCELLED"):
                 now = time.time()
                 error = {"code": 13, "message": "Job forced to FAILED by the emulator admin API."} if state == "FAILED" else None
-                self._finalize(job, state, now, stats=self._progress_stats(job, now), output=None, error=error)
+                self._finalize(job, state, now, stats=job.progress_stats(now), output=None, error=error)
             else:
                 self._save_job(job)
 
-    def _finalize(self, job: dict, state: str, now: float, stats: dict, output: dict | None, error: dict | None) -> None:
-        job["final"] = {"state": state, "end_time": now, "stats": stats, "output": output, "error": error}
+    def _finalize(self, job: JobRecord, state: str, now: float, stats: dict, output: dict | None,
+                  error: dict | None) -> None:
+        """Fix the job's outcome. Callers hold self.lock and have checked job.final is unset, so a job is
+        finalised once however many requests and worker threads reach it at the same moment."""
+        job.final = JobOutcome(state, now, stats, output, error)
+        job.state = state
         self._save_job(job)
 
-    def state(self, job: dict, now: float) -> str:
-        """The job's state now; starts result processing (in a thread) when the job falls due."""
-        if job["final"]:
-            return job["final"]["state"]
-        forced = job["forced_state"]
-        if forced in ("PENDING", "RUNNING"):
-            return forced
-        if self._stuck(job):
-            # Realistic profile: a stuck job EXPIREs job_expiry_hours (emulated) after creation, as
-            # users see after 48 hours of PENDING; the default profile keeps it PENDING for ever.
-            if now >= job.get("expire_time", float("inf")):
-                with self.lock:
-                    if not job["final"]:
-                        self._finalize(job, "EXPIRED", now, stats=self._progress_stats(job, now), output=None,
-                                       error=None)
-                return job["final"]["state"]
-            return "PENDING"
-        elapsed = now - job["create_time"]
-        if forced != "SUCCEEDED":
-            if elapsed < job["pending_seconds"]:
-                return "PENDING"
-            if elapsed < job["pending_seconds"] + job["running_seconds"]:
-                return "RUNNING"
-        if job["marker"] == fake_model.EXPIRE_JOB:
-            self._finalize(job, "EXPIRED", now, stats=self._progress_stats(job, now), output=None, error=None)
-            return "EXPIRED"
+    def advance(self, job: JobRecord, now: float) -> JobRecord:
+        """Move the job along its timeline to `now` and return it.
+
+        PENDING for pending_seconds, RUNNING for running_seconds, then terminal: the first advance
+        past the running time produces the results (inline input at once; a file in a worker thread,
+        RUNNING meanwhile). Forced states (admin API), the EMULATOR:* job markers and the realistic
+        profile's stuck-PENDING share bend the timeline. All under self.lock: the finalisers here and
+        in the worker thread check job.final and write it in one critical section."""
         with self.lock:
-            if job["id"] not in self._processing and not job["final"]:
-                self._processing.add(job["id"])
-                if "file_id" in job["source"]:
+            if job.final:
+                job.state = job.final.state
+                return job
+            forced = job.forced_state
+            if forced in (PENDING, RUNNING):
+                job.state = forced
+                return job
+            if self._stuck(job):
+                # Realistic profile: a stuck job EXPIREs job_expiry_hours (emulated) after creation, as
+                # users see after 48 hours of PENDING; the default profile keeps it PENDING for ever.
+                if job.expire_time is not None and now >= job.expire_time:
+                    self._finalize(job, "EXPIRED", now, stats=job.progress_stats(now), output=None, error=None)
+                else:
+                    job.state = PENDING
+                return job
+            elapsed = now - job.create_time
+            if forced != "SUCCEEDED":
+                if elapsed < job.timings.pending_seconds:
+                    job.state = PENDING
+                    return job
+                if elapsed < job.timings.pending_seconds + job.timings.running_seconds:
+                    job.state = RUNNING
+                    return job
+            if job.marker == fake_model.EXPIRE_JOB:
+                self._finalize(job, "EXPIRED", now, stats=job.progress_stats(now), output=None, error=None)
+                return job
+            if job.id not in self._processing:
+                self._processing.add(job.id)
+                if job.from_file:
                     # A file can be gigabytes: work through it in a thread and say RUNNING meanwhile.
                     threading.Thread(target=self._process, args=(job,), daemon=True).start()
                 else:
                     self._process(job)  # inline input is capped at 20 MB: done before answering
-        return job["final"]["state"] if job["final"] else "RUNNING"
-
-    def _progress_stats(self, job: dict, now: float) -> dict:
-        total = job["request_count"]
-        run_start = job["create_time"] + job["pending_seconds"]
-        frac = 0.0
-        if job["running_seconds"] > 0 and now > run_start:
-            frac = min(0.99, (now - run_start) / job["running_seconds"])
-        done = int(total * frac)
-        return {"requestCount": total, "successfulRequestCount": done, "failedRequestCount": 0,
-                "pendingRequestCount": total - done}
-
-    def stats(self, job: dict, now: float) -> dict:
-        if job["final"]:
-            return job["final"]["stats"]
-        if self.state(job, now) == "PENDING":
-            total = job["request_count"]
-            return {"requestCount": total, "pendingRequestCount": total}
-        return self._progress_stats(job, now)
+            if not job.final:
+                job.state = RUNNING
+            return job
 
     # ---------------------------------------------------------------- processing
-    def _process(self, job: dict) -> None:
+    def _process(self, job: JobRecord) -> None:
+        """Produce the job's results (outside the lock when in a worker thread), then finalise under it."""
         try:
-            if "file_id" in job["source"]:
+            if job.from_file:
                 stats, output = self._process_file(job)
             else:
                 stats, output = self._process_inline(job)
             now = time.time()
             with self.lock:
-                if job["final"] or job["id"] not in self.jobs:
+                if job.final or self.jobs.get(job.id) is not job:
                     # Cancelled, deleted or reset meanwhile: drop the result file written for it, so that
                     # it does not count against the next test's File API storage (realistic profile).
                     out_id = (output.get("responsesFile") or "").removeprefix("files/")
@@ -453,36 +461,37 @@ class Store:
                     elif out_id:
                         self.file_data_path(out_id).unlink(missing_ok=True)
                     return
-                if job["marker"] == fake_model.FAIL_JOB:
+                if job.marker == fake_model.FAIL_JOB:
                     error = {"code": 13, "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
                     self._finalize(job, "FAILED", now, stats=stats, output=None, error=error)
                 else:
                     self._finalize(job, "SUCCEEDED", now, stats=stats, output=output, error=None)
         finally:
-            self._processing.discard(job["id"])
+            with self.lock:
+                self._processing.discard(job.id)
 
-    def _answer(self, job: dict, request: Any, where: str) -> dict:
+    def _answer(self, job: JobRecord, request: Any, where: str) -> dict:
         """{"response": ...} or {"error": ...} for one request."""
         try:
-            if job["kind"] == EMBED:
+            if job.kind == EMBED:
                 checked = check_embed_request(request, where)
-                response = fake_model.embed(job["model"], checked)
+                response = fake_model.embed(job.model, checked)
             else:
                 checked = check_generate_request(request, where)
                 digests, failure = media.check_and_digest(self, checked)  # fileData must name a live file
                 if failure is not None:
                     return {"error": failure}
-                response = fake_model.generate(job["model"], checked, media=digests)
+                response = fake_model.generate(job.model, checked, media=digests)
         except WireError as exc:
             return {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}}
         if fake_model.FAIL_REQUEST in "\n".join(texts_of(checked)):
             return {"error": fake_model.request_error(fake_model.FAIL_REQUEST, self.object_error_details)}
         return {"response": response}
 
-    def _process_inline(self, job: dict) -> tuple[dict, dict]:
+    def _process_inline(self, job: JobRecord) -> tuple[dict, dict]:
         results = []
         ok = failed = 0
-        for i, item in enumerate(job["source"]["requests"]):
+        for i, item in enumerate(job.source.requests or []):
             answer = self._answer(job, item.get("request"), f"requests[{i}].request")
             if "metadata" in item and not self.config.realistic:
                 answer["metadata"] = item["metadata"]
@@ -492,14 +501,14 @@ class Store:
         if self.config.realistic:
             # As reported for large inline batches: answers out of request order, and no metadata
             # (our key) on any of them, so nothing the response carries ties it to its request.
-            random.Random(job["id"]).shuffle(results)
+            random.Random(job.id).shuffle(results)
         stats = {"requestCount": len(results), "successfulRequestCount": ok, "failedRequestCount": failed}
         return stats, {"inlinedResponses": {"inlinedResponses": results}}
 
-    def _process_file(self, job: dict) -> tuple[dict, dict]:
-        out_id = f"batch-{job['id']}"
+    def _process_file(self, job: JobRecord) -> tuple[dict, dict]:
+        out_id = f"batch-{job.id}"
         ok = failed = total = 0
-        src = self.file_data_path(job["source"]["file_id"])
+        src = self.file_data_path(job.source.file_id or "")
         dst = self.file_data_path(out_id)
         with open(src, "rb") as fin, open(dst, "wb") as fout:
             block: list[bytes] = []
@@ -518,12 +527,12 @@ class Store:
                     fout.writelines(reversed(block))
                     block.clear()
             fout.writelines(reversed(block))
-        self._register_file(out_id, f"Batch results of batches/{job['id']}", "application/jsonl",
-                            source="GENERATED", base_url=job["base_url"])
+        self._register_file(out_id, f"Batch results of batches/{job.id}", "application/jsonl",
+                            source="GENERATED", base_url=job.base_url)
         stats = {"requestCount": total, "successfulRequestCount": ok, "failedRequestCount": failed}
         return stats, {"responsesFile": f"files/{out_id}"}
 
-    def _answer_line(self, job: dict, raw: bytes, lineno: int) -> dict:
+    def _answer_line(self, job: JobRecord, raw: bytes, lineno: int) -> dict:
         try:
             obj = json.loads(raw)
         except ValueError:
@@ -537,8 +546,17 @@ class Store:
         answer.update(self._answer(job, obj["request"], f"line {lineno}.request"))
         return answer
 
-    def iter_jobs_newest_first(self) -> Iterator[dict]:
-        return iter(sorted(self.jobs.values(), key=lambda j: j["create_time"], reverse=True))
+    def iter_jobs_newest_first(self) -> Iterator[JobRecord]:
+        with self.lock:  # a snapshot: a create or delete meanwhile does not disturb the caller's loop
+            return iter(sorted(self.jobs.values(), key=lambda j: j.create_time, reverse=True))
+
+    def file_ids_newest_first(self) -> list[str]:
+        with self.lock:
+            return sorted(self.files, key=lambda i: self.files[i]["createTime"], reverse=True)
+
+    def note_unpaged_list(self) -> None:
+        with self.lock:
+            self.unpaged_list_calls += 1
 
 
 def _job_marker(texts) -> str | None:
