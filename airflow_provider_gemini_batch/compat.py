@@ -126,3 +126,15 @@ def connection_form_widgets(cls: Any = None) -> dict:
                               description=spec.get("description", ""),
                               default=default if kind in ("integer", "string") or default is None else str(default))
     return widgets
+
+
+# ---------------------------------------------------------------------------------- configuration
+# Airflow's configuration as task code should read it: the Task SDK's parser from 3.2 (what workers use
+# once airflow-core is not installed beside the SDK), core's before. Both read the same environment
+# variables and airflow.cfg; defaults.py reads the deferrable default through it.
+conf = _first("conf", "airflow.sdk.configuration", "airflow.configuration")
+
+# What a sensor's timeout and a skip raise: the Task SDK's classes from 3.2 (airflow.exceptions' names
+# are deprecated aliases of them there), airflow.exceptions' before.
+AirflowSensorTimeout = _first("AirflowSensorTimeout", "airflow.sdk.exceptions", "airflow.exceptions")
+AirflowSkipException = _first("AirflowSkipException", "airflow.sdk.exceptions", "airflow.exceptions")

@@ -59,10 +59,10 @@ INPUT_MODES = ("auto", "file", "inline")
 
 
 def _default_deferrable() -> bool:
-    """Deferrable unless told otherwise: holding a worker slot for a 24-hour wait is the thing users
-    come to us to avoid. Airflow's own `[operators] default_deferrable` defaults to False, so it can only
-    switch us off through an explicit GEMINI_BATCH_DEFERRABLE=false or the operator argument."""
-    return os.environ.get("GEMINI_BATCH_DEFERRABLE", "true").lower() not in ("0", "false", "no", "off")
+    """[gemini_batch] default_deferrable, or a site's [operators] default_deferrable=False (..defaults)."""
+    from ..defaults import default_deferrable
+
+    return default_deferrable()
 
 
 def _seconds(value: timedelta | float | int | None) -> float | None:
@@ -170,7 +170,9 @@ class GeminiBatchSubmitOperator(BaseOperator):
         (``poll_error_tolerance``), not by count.
     """
 
-    template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
+    # Never `requests`: prompts are data, not Jinja (a prompt quoting "{{ ds }}" or Mustache "{{#list}}" must
+    # reach the model as written). Dynamic requests come through an XComArg (or @task.gemini_batch).
+    template_fields: Sequence[str] = ("model", "input_file", "display_name", "results_path", "system_instruction",
                                       "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
@@ -557,7 +559,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return {"job_name": job_name, "state": None, "waited": False}
         settings = self._wait_settings(context)
         if self.deferrable:
+            # The trigger ends the wait at `deadline` (one last poll, then a typed timeout). The task's own defer
+            # timeout is only a backstop should the triggerer never answer: an hour later, and never past
+            # execution_timeout, which bounds the whole task.
             backstop = None if deadline is None else timedelta(seconds=max(60.0, deadline - time.time() + 3600))
+            if self.execution_timeout is not None:
+                backstop = self.execution_timeout if backstop is None else min(backstop, self.execution_timeout)
             self.defer(
                 trigger=GeminiBatchJobTrigger(
                     job_name=job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poll_interval,
