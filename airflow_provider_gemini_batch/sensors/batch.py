@@ -159,8 +159,11 @@ class GeminiBatchJobSensor(BaseSensorOperator):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = validate_event(event)
         if event["status"] == STATUS_TIMEOUT and self.soft_fail:
-            # As a poking sensor's timeout does under soft_fail: skip, saying why.
-            raise AirflowSkipException(f"{self.job_name}: {event.get('reason')} (soft_fail=True: skipped)")
+            # As a poking sensor's timeout does under soft_fail: skip, saying why (logged too: some Airflow
+            # releases replace the skip's message with their own generic one).
+            message = f"{self.job_name}: {event.get('reason')}; soft_fail=True: skipping the task"
+            self.log.warning("%s", message)
+            raise AirflowSkipException(message)
         return self._judge(event)
 
     def _judge(self, event: dict[str, Any]) -> dict[str, Any]:
