@@ -38,7 +38,7 @@ from ..failure_report import describe_failures, failure_sample
 from ..links import GeminiBatchResultsLink
 from ..core.progress_log import ProgressLog, iso_utc, short_state
 from ..rendered import schemas_as_json
-from ..compat import read_lines
+from ..compat import not_jinja, read_lines
 from ..core.states import JobSnapshot, Outcome, parse_job
 from ..core.structured_output import OutputValidator
 from ..triggers.batch import GeminiBatchJobTrigger
@@ -170,10 +170,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
         (``poll_error_tolerance``), not by count.
     """
 
-    # Never `requests`: prompts are data, not Jinja (a prompt quoting "{{ ds }}" or Mustache "{{#list}}" must
-    # reach the model as written). Dynamic requests come through an XComArg (or @task.gemini_batch).
-    template_fields: Sequence[str] = ("model", "input_file", "display_name", "results_path", "system_instruction",
-                                      "gemini_conn_id", "resubmit")
+    # `requests` is a template field so that an XComArg given for it resolves (and is a dependency), but its
+    # strings are never Jinja (render_template_fields): a prompt quoting "{{ ds }}" or Mustache "{{#list}}"
+    # reaches the model as written.
+    template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
+                                      "system_instruction", "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
     operator_extra_links = (GeminiBatchResultsLink(),)
@@ -240,6 +241,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self._job_name: str | None = None
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        if "requests" in self.template_fields:
+            self.requests = not_jinja(self.requests)  # prompts are data: XComArgs resolve, strings stay as written
         super().render_template_fields(context, jinja_env)
         # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
         self.requests = schemas_as_json(self.requests)

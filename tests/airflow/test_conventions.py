@@ -158,32 +158,44 @@ def test_one_vocabulary_poll_interval_and_timeout_and_the_deprecated_job_timeout
 
 
 # ------------------------------------------------------------------------------------------ templates
-def test_prompts_reach_the_model_as_written_and_paths_are_rendered(gemini_conn, dags, capfd):
+def test_prompts_given_or_from_an_upstream_task_reach_the_model_as_written_and_paths_are_rendered(gemini_conn, dags, capfd):
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
     dr, tis, log = run(dags.literal_prompts, capfd, logical_date=LOGICAL, run_after=LOGICAL)
     assert dr.state == "success", log[-3000:]
     # results_path, display_name and system_instruction are templates ...
     out = Path(os.environ["GB_TEST_RESULTS_DIR"], "gbc_literal_prompts", "2026-03-04.jsonl")
     assert out.exists(), list(out.parent.glob("*"))
-    assert gemini_conn.stats()["jobs"][0]["displayName"].startswith("literal-20260304-")
+    assert {j["displayName"][:len("literal-20260304-")] for j in gemini_conn.stats()["jobs"]} >= {"literal-20260304-"}
     # ... the prompts are not: each answer's digest is of the prompt exactly as written (and of the
     # rendered system instruction), so "{{ ds }}" and "{{#list}}" reached the model untouched.
     records = {r["key"]: r for r in map(json.loads, out.read_text().splitlines())}
     for i, prompt in enumerate(dags.LITERAL_PROMPTS):
         digest = answer_digest("models/gemini-2.5-flash", prompt, "You answer for the run of 2026-03-04.")
         assert records[f"p{i}"]["text"].startswith(f"Emulated answer {digest}"), records[f"p{i}"]
+    # The Rendered Template view shows the requests as sent, not rendered.
+    shown = RenderedTaskInstanceFields.get_templated_fields(tis["submit"])["requests"]
+    assert [r["request"]["contents"][0]["parts"][0]["text"] for r in shown] == dags.LITERAL_PROMPTS
+    # Requests from an upstream task (an XComArg) are resolved, made a dependency, and not rendered either.
+    assert "build_requests" in dags.literal_prompts.get_task("submit_from_xcom").upstream_task_ids
+    out = Path(os.environ["GB_TEST_RESULTS_DIR"], "gbc_literal_prompts_xcom", "2026-03-04.jsonl")
+    records = {r["key"]: r for r in map(json.loads, out.read_text().splitlines())}
+    for i, prompt in enumerate(dags.LITERAL_PROMPTS):
+        assert records[f"x{i}"]["text"].startswith(f"Emulated answer {answer_digest('models/gemini-2.5-flash', prompt)}")
 
 
-def test_no_field_carrying_prompts_is_a_template():
-    from airflow_provider_gemini_batch.decorators.gemini_batch import _GeminiBatchDecoratedOperator
-    from airflow_provider_gemini_batch.operators.batch import GeminiBatchEmbedOperator, GeminiBatchSubmitOperator
+def test_no_field_carrying_prompts_is_rendered():
+    from airflow_provider_gemini_batch.compat import LiteralValue, not_jinja
+    from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
     from airflow_provider_gemini_batch.operators.media import GeminiBatchMediaOperator
 
-    for cls in (GeminiBatchSubmitOperator, GeminiBatchEmbedOperator, GeminiBatchMediaOperator,
-                _GeminiBatchDecoratedOperator):
-        assert not {"requests", "prompt"} & set(cls.template_fields), cls
+    # The media operator's prompt is a str.format template of its own, never Jinja.
+    assert "prompt" not in GeminiBatchMediaOperator.template_fields
+    assert {"source", "requests_file", "results_path"} <= set(GeminiBatchMediaOperator.template_fields)
     assert {"input_file", "results_path", "system_instruction", "display_name", "model", "gemini_conn_id",
             "resubmit"} <= set(GeminiBatchSubmitOperator.template_fields)
-    assert {"source", "requests_file", "results_path"} <= set(GeminiBatchMediaOperator.template_fields)
+    wrapped = not_jinja(["{{ ds }}", {"text": "{{#a}}", "n": 1}, ("t",)])
+    assert wrapped == [LiteralValue("{{ ds }}"), {"text": LiteralValue("{{#a}}"), "n": 1}, (LiteralValue("t"),)]
 
 
 # ------------------------------------------------------------------------------------------ configuration

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
@@ -45,3 +45,13 @@ with DAG("gbc_literal_prompts", schedule=None, start_date=START, catchup=False, 
         results_path=f"{RESULTS}/gbc_literal_prompts/{{{{ ds }}}}.jsonl",
         system_instruction="You answer for the run of {{ ds }}.",
         display_name="literal-{{ ds_nodash }}")
+
+    @task
+    def build_requests() -> list[dict]:
+        """Requests made at run time reach the operator as an XComArg; their text is not rendered either."""
+        return [{"key": f"x{i}", "request": {"contents": [{"role": "user", "parts": [{"text": text}]}]}}
+                for i, text in enumerate(LITERAL_PROMPTS)]
+
+    GeminiBatchSubmitOperator(
+        task_id="submit_from_xcom", model="gemini-2.5-flash", poll_interval=0.2, deferrable=False,
+        requests=build_requests(), results_path=f"{RESULTS}/gbc_literal_prompts_xcom/{{{{ ds }}}}.jsonl")
