@@ -126,3 +126,40 @@ def connection_form_widgets(cls: Any = None) -> dict:
                               description=spec.get("description", ""),
                               default=default if kind in ("integer", "string") or default is None else str(default))
     return widgets
+
+
+# ---------------------------------------------------------------------------------- configuration
+# Airflow's configuration as task code should read it: the Task SDK's parser from 3.2 (what workers use
+# once airflow-core is not installed beside the SDK), core's before. Both read the same environment
+# variables and airflow.cfg; defaults.py reads the deferrable default through it.
+conf = _first("conf", "airflow.sdk.configuration", "airflow.configuration")
+
+# What a sensor's timeout and a skip raise: the Task SDK's classes from 3.2 (airflow.exceptions' names
+# are deprecated aliases of them there), airflow.exceptions' before.
+AirflowSensorTimeout = _first("AirflowSensorTimeout", "airflow.sdk.exceptions", "airflow.exceptions")
+AirflowSkipException = _first("AirflowSkipException", "airflow.sdk.exceptions", "airflow.exceptions")
+
+
+# ---------------------------------------------------------------------------------- literal values
+# A value Airflow's templating hands back as is (`airflow.sdk.literal()` wraps one): in the Task SDK from
+# 3.0, in core's airflow.template.templater on 2.10 (kept as a fallback for clarity of intent).
+LiteralValue = _first("LiteralValue", "airflow.sdk.definitions._internal.templater", "airflow.template.templater")
+
+
+def not_jinja(value: Any) -> Any:
+    """`value` with every string in it wrapped in LiteralValue, so that rendering leaves it as written.
+
+    For a field that must stay in template_fields (an XComArg given for it is then resolved, and makes
+    the upstream task a dependency; the Rendered Template view shows it) but whose strings are data, not
+    Jinja: prompts. Containers are rebuilt the way Airflow's renderer walks them; XComArgs and any other
+    object are left for Airflow to resolve (a resolved value is never rendered again)."""
+    if isinstance(value, str):
+        return LiteralValue(value)
+    if isinstance(value, dict):
+        return {key: not_jinja(item) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*(not_jinja(item) for item in value))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [not_jinja(item) for item in value]
+        return type(value)(items) if type(value) in (list, tuple, set, frozenset) else items
+    return value

@@ -32,6 +32,26 @@ def get_provider_info() -> dict:
         "triggers": [{"integration-name": "Gemini Batch API",
                       "python-modules": ["airflow_provider_gemini_batch.triggers.batch"]}],
         "extra-links": ["airflow_provider_gemini_batch.links.GeminiBatchResultsLink"],
+        # Shown by `airflow config list`; read by ..defaults.default_deferrable().
+        "config": {
+            "gemini_batch": {
+                "description": "Defaults of the Gemini Batch provider's operators and sensor.",
+                "options": {
+                    "default_deferrable": {
+                        "description": "Whether GeminiBatch operators and GeminiBatchJobSensor wait in the triggerer "
+                                       "when a task does not pass deferrable=. True keeps a 24-hour batch from "
+                                       "holding a worker slot; set False where no triggerer runs. The environment "
+                                       "variable AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE=False also turns it off "
+                                       "(in airflow.cfg, Airflow writes that option's default out itself, so "
+                                       "only this option is read from the file).",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
+                },
+            },
+        },
         "task-decorators": [{"name": "gemini_batch",
                              "class-name": "airflow_provider_gemini_batch.decorators.gemini_batch.gemini_batch_task"}],
         "connection-types": [{

@@ -28,7 +28,8 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # the in-process API server test
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
-for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AIRFLOW_CONN_GEMINI_DEFAULT", "GEMINI_BATCH_DEFERRABLE"):
+for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AIRFLOW_CONN_GEMINI_DEFAULT",
+             "AIRFLOW__GEMINI_BATCH__DEFAULT_DEFERRABLE", "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"):
     os.environ.pop(name, None)
 
 from airflow_provider_gemini_batch.emulator import EmulatorProcess  # noqa: E402

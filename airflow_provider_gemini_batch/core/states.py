@@ -7,8 +7,8 @@ an SDK enum member, or a bare suffix.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -35,7 +35,6 @@ STATE_OUTCOMES: dict[str, Outcome] = {
     "JOB_STATE_CANCELLED": Outcome.CANCELLED,
     "JOB_STATE_EXPIRED": Outcome.EXPIRED,
 }
-TERMINAL_STATES = frozenset(s for s, o in STATE_OUTCOMES.items() if o is not Outcome.WAITING)
 # The outcomes whose job has results to write (and which a clear re-delivers instead of billing again).
 RESULT_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.PARTIAL})
 
@@ -111,10 +110,7 @@ class JobSnapshot:
     error: dict | None = None
     done: bool = False
     responses_file: str | None = None
-    has_inline_responses: bool = False
     create_time: str | None = None
-    end_time: str | None = None
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def outcome(self) -> Outcome:
@@ -148,7 +144,6 @@ def parse_job(resource: dict) -> JobSnapshot:
     meta = resource.get("metadata") or {}
     stats = meta.get("batchStats") or {}
     output = meta.get("output") or (resource.get("response") or {})
-    inline = (output.get("inlinedResponses") or {}).get("inlinedResponses")
     return JobSnapshot(
         name=resource.get("name", ""),
         state=normalize_state(meta.get("state")),
@@ -161,9 +156,7 @@ def parse_job(resource: dict) -> JobSnapshot:
         error=resource.get("error"),
         done=bool(resource.get("done", False)),
         responses_file=output.get("responsesFile"),
-        has_inline_responses=bool(inline),
         create_time=meta.get("createTime"),
-        end_time=meta.get("endTime"),
     )
 
 

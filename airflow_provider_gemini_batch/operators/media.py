@@ -104,8 +104,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
     ``poll_interval``, ``timeout``, ``cleanup``, ``on_expired`` ...) is GeminiBatchSubmitOperator's.
     """
 
-    template_fields: Sequence[str] = (*GeminiBatchSubmitOperator.template_fields, "source", "prompt",
-                                      "requests_file")
+    # Not `prompt`: it is text for the model (a str.format template of its own), never Jinja.
+    template_fields: Sequence[str] = (*GeminiBatchSubmitOperator.template_fields, "source", "requests_file")
 
     def __init__(self, *, source: Any = None, prompt: Any = None, results_path: str, requests_file: Any = None,
                  mime_type: Any = None,

@@ -10,7 +10,6 @@ the I/O that carries them out.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 from typing import Any, Iterable, Sequence
@@ -23,6 +22,7 @@ from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_even
 from ..core.progress_log import short_state
 from ..core.results import describe_problems
 from ..core.states import JobSnapshot, has_results, parse_job
+from ..compat import not_jinja
 from ..core.structured_output import OutputValidator
 from ..core.submission_ledger import STORE_KEY, Action, base_display_name, display_name_for
 from ..exceptions import (
@@ -57,10 +57,10 @@ SEARCH_PAGE_SIZE = 100
 
 
 def _default_deferrable() -> bool:
-    """Deferrable unless told otherwise: holding a worker slot for a 24-hour wait is the thing users
-    come to us to avoid. Airflow's own `[operators] default_deferrable` defaults to False, so it can only
-    switch us off through an explicit GEMINI_BATCH_DEFERRABLE=false or the operator argument."""
-    return os.environ.get("GEMINI_BATCH_DEFERRABLE", "true").lower() not in ("0", "false", "no", "off")
+    """[gemini_batch] default_deferrable, or a site's [operators] default_deferrable=False (..defaults)."""
+    from ..defaults import default_deferrable
+
+    return default_deferrable()
 
 
 class GeminiBatchSubmitOperator(BaseOperator):
@@ -81,7 +81,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         re-delivers that job's results and bills nothing (the default, False). True submits a new,
         billed job on purpose (logged as such). Templated, e.g. ``"{{ dag_run.conf.get('resubmit', False) }}"``.
     :param wait_for_completion: wait for a terminal state (default True); False returns right after submit.
-    :param deferrable: wait in the triggerer (default True; env GEMINI_BATCH_DEFERRABLE=false flips it).
+    :param deferrable: wait in the triggerer (default True; ``[gemini_batch] default_deferrable`` flips it).
     :param poll_interval: seconds between polls.
     :param timeout: wall-clock limit from submission (default 48 h); fixed at submit, kept across restarts.
     :param cancel_on_timeout: cancel the remote job when the timeout passes (default True).
@@ -120,8 +120,11 @@ class GeminiBatchSubmitOperator(BaseOperator):
         (``poll_error_tolerance``), not by count.
     """
 
+    # `requests` is a template field so that an XComArg given for it resolves (and is a dependency), but its
+    # strings are never Jinja (render_template_fields): a prompt quoting "{{ ds }}" or Mustache "{{#list}}"
+    # reaches the model as written.
     template_fields: Sequence[str] = ("model", "requests", "input_file", "display_name", "results_path",
-                                      "gemini_conn_id", "resubmit")
+                                      "system_instruction", "gemini_conn_id", "resubmit")
     template_fields_renderers = {"requests": "json"}
     ui_color = "#e8f0fe"
     operator_extra_links = (GeminiBatchResultsLink(),)
@@ -188,6 +191,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self._job_name: str | None = None
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        if "requests" in self.template_fields:
+            self.requests = not_jinja(self.requests)  # prompts are data: XComArgs resolve, strings stay as written
         super().render_template_fields(context, jinja_env)
         # A pydantic schema in the requests is shown (and sent) as its JSON schema, not "<callable ...>".
         self.requests = schemas_as_json(self.requests)
@@ -393,7 +398,12 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return {"job_name": job_name, "state": None, "waited": False}
         settings = self._wait_settings(context)
         if self.deferrable:
+            # The trigger ends the wait at `deadline` (one last poll, then a typed timeout). The task's own defer
+            # timeout is only a backstop should the triggerer never answer: an hour later, and never past
+            # execution_timeout, which bounds the whole task.
             backstop = None if deadline is None else timedelta(seconds=max(60.0, deadline - time.time() + 3600))
+            if self.execution_timeout is not None:
+                backstop = self.execution_timeout if backstop is None else min(backstop, self.execution_timeout)
             self.defer(
                 trigger=GeminiBatchJobTrigger(
                     job_name=job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poll_interval,
