@@ -81,7 +81,8 @@ def get_provider_info() -> dict:
                 },
                 "max_retries": {
                     "label": "Retries for transient errors",
-                    "description": "How often a 429/5xx/timeout/dropped connection is retried, with exponential backoff.",
+                    "description": "How often a 429/5xx/timeout/dropped connection is retried, "
+                                   "with exponential backoff.",
                     "schema": {"type": ["integer", "null"], "default": 5},
                 },
                 "retry_max_wait_seconds": {

@@ -51,7 +51,8 @@ def validate_event(event: Any) -> dict[str, Any]:
         raise GeminiEventError("The wait ended with no event (None): the trigger yielded nothing usable. "
                                "Clear the task to look at the job again (it is found by its display name).")
     if not isinstance(event, dict):
-        raise GeminiEventError(f"The wait ended with an event of type {type(event).__name__}, not a dict: {event!r:.200}")
+        raise GeminiEventError(f"The wait ended with an event of type {type(event).__name__}, not a dict: "
+                               f"{event!r:.200}")
     version = event.get("version")
     # No version: an event from a trigger of the provider before versioning (deferred across an upgrade),
     # which had exactly version 1's fields: read it as such. Any other version is refused.

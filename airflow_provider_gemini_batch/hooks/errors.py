@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.redact import redact
+from ..core.retry_policy import is_transient_code, retry_hint
 from ..exceptions import (
     GeminiApiError,
-    GeminiMalformedReplyError,
-    GeminiRedirectError,
     GeminiAuthError,
     GeminiInvalidRequestError,
+    GeminiMalformedReplyError,
     GeminiNotFoundError,
+    GeminiRedirectError,
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..core.redact import redact
-from ..core.retry_policy import is_transient_code, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
@@ -28,7 +28,8 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
         try:
             body = json.loads(body or b"{}")
         except ValueError:
-            body = {"error": {"message": body.decode("utf-8", "replace")[:500] if isinstance(body, bytes) else body[:500]}}
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            body = {"error": {"message": text[:500]}}
     err = (body or {}).get("error", {}) if isinstance(body, dict) else {}
     status = err.get("status") or ""
     message = err.get("message") or "no message"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
@@ -154,7 +155,7 @@ class GeminiBatchJobSensor(BaseSensorOperator):
             else:
                 self.log.info("%s", result.describe())
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._judge(decision.event))
+        return PokeReturnValue(is_done=True, xcom_value=self._judge(decision.emitted))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = validate_event(event)

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError, GeminiModelError,
-    GeminiPartialFailureError, GeminiRequestError,
+    GeminiJobCancelledError,
+    GeminiJobExpiredError,
+    GeminiJobFailedError,
+    GeminiJobTimeoutError,
+    GeminiModelError,
+    GeminiPartialFailureError,
+    GeminiRequestError,
 )
 from tests.conftest import DAGS_FOLDER
 
