@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperator
 from ..compat import not_jinja
 from ..core import submission_ledger as ledger
 from ..core.batch_kind import BatchKind
-from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
+from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, setting, validate_event
 from ..core.progress_log import short_state
 from ..core.results import describe_problems
 from ..core.states import JobSnapshot, has_results, parse_job
@@ -465,7 +465,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
             summary["results"] = results
             event = _counted_from_results(event, results)
         try:
-            verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+            verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio,
+                                  timeout_setting=setting("timeout", _seconds(self.job_timeout)))
         except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:

@@ -17,7 +17,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from ..compat import AirflowSensorTimeout, AirflowSkipException
-from ..core.events import STATUS_TIMEOUT, judge_event, validate_event
+from ..core.events import STATUS_TIMEOUT, judge_event, setting, validate_event
 from ..core.waiting import EMIT, WaitConfig, WaitProgress, after_poll, classify
 from ..defaults import default_deferrable
 from ..exceptions import GeminiBatchError, GeminiRequestError
@@ -168,6 +168,7 @@ class GeminiBatchJobSensor(BaseSensorOperator):
         return self._judge(event)
 
     def _judge(self, event: dict[str, Any]) -> dict[str, Any]:
-        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio,
+                              timeout_setting=setting("timeout", self.timeout))
         self.log.info("%s: %s", self.job_name, verdict)
         return {"job_name": event.get("job_name"), "state": event.get("state"), "counts": event.get("counts")}
