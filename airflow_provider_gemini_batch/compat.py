@@ -13,7 +13,8 @@ below exist on every supported release.
 from __future__ import annotations
 
 import importlib
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 
 def _safe_import(module: str) -> Any:

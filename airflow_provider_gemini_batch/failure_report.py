@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
 
 SAMPLE_SIZE = 5          # failed keys named in the exception, the log and the XCom summary
 MESSAGE_CHARS = 160      # a server message can be long; the sample is for reading, the file has it whole
@@ -98,8 +99,8 @@ def read_results_file(path: Any) -> Iterator[dict]:
 def read_job_results(hook: Any, job_name: str) -> Generator[dict, None, None]:
     """Records straight from a finished job's results (its result file, streamed, or inline results)."""
     from .core.results import iter_file_records, iter_inline_records
-    from .storage import iter_lines
     from .core.states import parse_job
+    from .storage import iter_lines
 
     raw = hook.get_job_raw(job_name)
     snapshot = parse_job(raw)

@@ -26,7 +26,10 @@ def get_provider_info() -> dict:
                    "python-modules": ["airflow_provider_gemini_batch.hooks.gemini_batch",
                                       "airflow_provider_gemini_batch.hooks.gemini_batch_async"]}],
         "operators": [{"integration-name": "Gemini Batch API",
-                       "python-modules": ["airflow_provider_gemini_batch.operators.batch"]}],
+                       "python-modules": ["airflow_provider_gemini_batch.operators.submit",
+                                          "airflow_provider_gemini_batch.operators.housekeeping",
+                                          "airflow_provider_gemini_batch.operators.media",
+                                          "airflow_provider_gemini_batch.operators.sharding"]}],
         "sensors": [{"integration-name": "Gemini Batch API",
                      "python-modules": ["airflow_provider_gemini_batch.sensors.batch"]}],
         "triggers": [{"integration-name": "Gemini Batch API",
@@ -81,7 +84,8 @@ def get_provider_info() -> dict:
                 },
                 "max_retries": {
                     "label": "Retries for transient errors",
-                    "description": "How often a 429/5xx/timeout/dropped connection is retried, with exponential backoff.",
+                    "description": "How often a 429/5xx/timeout/dropped connection is retried, "
+                                   "with exponential backoff.",
                     "schema": {"type": ["integer", "null"], "default": 5},
                 },
                 "retry_max_wait_seconds": {

@@ -6,10 +6,11 @@ Both directions stream: constant memory whatever the file size.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .core.requests import FILE_LIMIT_BYTES, iter_jsonl
 from .compat import read_lines
+from .core.requests import FILE_LIMIT_BYTES, iter_jsonl
 from .exceptions import GeminiRequestError
 from .storage import ensure_parent, open_path
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import glob as globlib
 import hashlib
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from .exceptions import GeminiMediaError
 from .core.media import MediaItem, check_size, detect_mime
+from .exceptions import GeminiMediaError
 
 HEAD_BYTES = 64
 READ_BYTES = 1024 * 1024
@@ -88,7 +89,7 @@ def _size(path: Any) -> int:
     stat = path.stat()
     size = getattr(stat, "st_size", None)
     if size is None:
-        size = stat["size"] if isinstance(stat, dict) else getattr(stat, "size")
+        size = stat["size"] if isinstance(stat, dict) else stat.size
     return int(size)
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
-from .exceptions import GeminiBatchError, GeminiMediaError
 from .core.media import MediaItem, sha256_hex_of_api
+from .exceptions import GeminiBatchError, GeminiMediaError
 
 log = logging.getLogger(__name__)
 DISPLAY_PREFIX = "airflow-media-"

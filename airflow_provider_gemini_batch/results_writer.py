@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
+from .core.pricing import usage_summary
 from .core.results import ResultTally, describe_problems, iter_file_records, iter_inline_records
+from .core.states import parse_job
 from .exceptions import (
     GeminiNotFoundError,
     GeminiResultsIncompleteError,
@@ -23,8 +26,6 @@ from .exceptions import (
     GeminiUnreachableError,
 )
 from .hooks.gemini_batch import GeminiBatchHook, check_job_name
-from .core.pricing import usage_summary
-from .core.states import parse_job
 from .storage import atomic_writer, iter_lines, open_path
 from .submitted_keys import SubmittedKeys
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import errno
 import os
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from .exceptions import GeminiRequestError, GeminiResultsWriteError
 

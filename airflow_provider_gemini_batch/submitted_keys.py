@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import msgspec
 
-from .core.results import KeyDigests
 from .compat import read_lines
+from .core.results import KeyDigests
 from .storage import atomic_writer, open_path, sibling
 
 LABEL = "submitted-keys"
@@ -89,7 +90,7 @@ class SubmittedKeys:
         return self._reopen()
 
     @classmethod
-    def from_keys(cls, reopen: Any, fingerprint: str | None = None) -> "SubmittedKeys":
+    def from_keys(cls, reopen: Any, fingerprint: str | None = None) -> SubmittedKeys:
         """From any re-openable source of keys (e.g. an expected-keys file the user names)."""
         digests = KeyDigests(reopen())
         count = sum(1 for _ in reopen())

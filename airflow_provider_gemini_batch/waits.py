@@ -63,4 +63,4 @@ def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, 
             except GeminiBatchError as exc:
                 cancel_error = str(exc)
             decision = after_cancel(cfg, progress, cancel_error, poll(), time.time())
-        return decision.event
+        return decision.emitted

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from common import MB, PeakRss, emulator
 
 KEY = "bench-key"
@@ -77,7 +76,7 @@ def _case(case: str, base_url: str, arg: str, work_dir: str) -> dict:
     from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 
     hook = GeminiBatchHook("bench")
-    hook.settings  # connection resolved before timing
+    _ = hook.settings  # connection resolved before timing
     work = Path(work_dir)
     fns = {
         "raw_upload": lambda: _raw_upload(base_url, Path(arg)),

@@ -44,7 +44,7 @@ def _case(case: str, folder: str, concurrency: int) -> dict:
 
         list(ObjectStoragePath(f"file://{folder}").glob("*.mp4"))
     hook = GeminiBatchHook("bench")
-    hook.settings  # connection resolved before timing
+    _ = hook.settings  # connection resolved before timing
     with PeakRss() as rss:
         t0 = time.perf_counter()
         if case == "single":

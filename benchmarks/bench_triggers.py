@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import aiohttp
-
 from common import PeakRss, emulator, pct
 
 KEY = "bench-key"

@@ -11,9 +11,8 @@ import os
 import sys
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from airflow.sdk import dag, task
+from pydantic import BaseModel
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
 from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402

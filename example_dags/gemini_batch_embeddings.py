@@ -15,6 +15,7 @@ from airflow.sdk import dag, task
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
 from _settings import EMBED_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402
+
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchEmbedOperator
 
 TEXTS = os.environ.get("GEMINI_BATCH_TEXTS", str(Path(__file__).parent / "data" / "texts.txt"))

@@ -12,12 +12,11 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from airflow.sdk import dag, task
-
 from _media_samples import write_invoices
 from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS
+from airflow.sdk import dag, task
+from pydantic import BaseModel
+
 from airflow_provider_gemini_batch.operators.media import GeminiBatchMediaOperator
 
 INVOICES = f"{OUTPUT_DIR}/invoices/{{{{ run_id }}}}/pdf"

@@ -16,6 +16,7 @@ from airflow.sdk import dag, task
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
 from _settings import GENERATE_MODEL, POLL_SECONDS  # noqa: E402
+
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 
 SAMPLE = Path(__file__).parent / "data" / "prompts.jsonl"

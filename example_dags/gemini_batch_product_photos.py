@@ -12,10 +12,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from airflow.sdk import dag, task
-
 from _media_samples import write_photos
 from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS
+from airflow.sdk import dag, task
+
 from airflow_provider_gemini_batch.operators.media import GeminiBatchMediaOperator
 
 PHOTOS = f"{OUTPUT_DIR}/product_photos/{{{{ run_id }}}}/photos"

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS
 from airflow.sdk import dag, task
 
-from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 
 POOL = "gemini_batch"  # slots = the project's concurrent batch-job limit; include_deferred=True

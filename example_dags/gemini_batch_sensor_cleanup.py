@@ -11,6 +11,7 @@ from airflow.sdk import dag, task
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
 from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402
+
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchGetResultsOperator
 from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor

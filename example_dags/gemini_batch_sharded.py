@@ -16,9 +16,10 @@ from airflow.sdk import dag, task
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # Airflow 3.0 parses without the dags folder on sys.path
 from _settings import GENERATE_MODEL, OUTPUT_DIR, POLL_SECONDS  # noqa: E402
+
+from airflow_provider_gemini_batch.jsonl_shards import merge_jsonl
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 from airflow_provider_gemini_batch.operators.sharding import GeminiBatchSplitJsonlOperator
-from airflow_provider_gemini_batch.jsonl_shards import merge_jsonl
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["gemini", "example"])

@@ -75,14 +75,14 @@ class Walker:
             return self.spec(_pick_union_member(typing.get_args(annotation)))
         if origin is typing.Literal:
             return {"kind": "string", "values": [str(v) for v in typing.get_args(annotation)]}
-        if origin in (list, typing.List) or annotation is list:
+        if origin in (list, list) or annotation is list:
             args = typing.get_args(annotation)
             item = _pick_union_member(typing.get_args(args[0])) if args and typing.get_origin(args[0]) in (
                 typing.Union, pytypes.UnionType) else (args[0] if args else typing.Any)
             if item is typing.Any and annotation is list:  # ToolListUnion: an annotated bare list of tools
                 item = gt.Tool
             return {"kind": "array", "items": self.spec(item)}
-        if origin in (dict, typing.Dict) or annotation is dict:
+        if origin in (dict, dict) or annotation is dict:
             args = typing.get_args(annotation)
             value = _strip_optional(args[1]) if len(args) == 2 else typing.Any
             if value is typing.Any or value is object:

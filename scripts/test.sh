@@ -16,6 +16,10 @@ if [ $# -eq 0 ] && [ -z "${GEMINI_BATCH_SKIP_FLOOR:-}" ]; then
 fi
 status=0
 if [ $# -eq 0 ]; then
+  # Lint and types first: seconds, and a failure here names the line (config in pyproject.toml).
+  echo ">> ruff check && mypy"
+  python -m ruff check . || status=1
+  python -m mypy || status=1
   # The whole fast suite mostly waits (polls, DAG runs, a real scheduler): it runs on several processes;
   # the e2e modules share one worker (xdist_group "e2e"). Explicit arguments run in one process.
   set -- -n "${GEMINI_BATCH_TEST_WORKERS:-3}" --dist loadgroup

@@ -24,7 +24,7 @@ import json
 import random
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -46,7 +46,7 @@ class Action:
 
     forward = True
 
-    async def respond(self, request: web.Request, reply: Reply | None, proxy: "FaultProxy") -> web.StreamResponse:
+    async def respond(self, request: web.Request, reply: Reply | None, proxy: FaultProxy) -> web.StreamResponse:
         raise NotImplementedError
 
 
@@ -199,7 +199,7 @@ class FaultProxy:
         self._stop: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ scripting
-    def script(self, method: str, path_regex: str, action: Action, times: int | None = 1) -> "FaultProxy":
+    def script(self, method: str, path_regex: str, action: Action, times: int | None = 1) -> FaultProxy:
         with self._lock:
             self.rules.append(_Rule(method.upper(), re.compile(path_regex), action, times))
         return self
@@ -266,7 +266,7 @@ class FaultProxy:
         for runner in runners:
             await runner.cleanup()
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
         self._thread.start()

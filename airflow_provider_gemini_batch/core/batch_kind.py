@@ -23,7 +23,7 @@ class BatchKind(str, enum.Enum):
         return "file_name" if self is BatchKind.EMBED else "fileName"
 
     @classmethod
-    def of(cls, kind: "BatchKind | str | bool | None" = None, embeddings: bool | None = None) -> "BatchKind":
+    def of(cls, kind: BatchKind | str | bool | None = None, embeddings: bool | None = None) -> BatchKind:
         """The kind from a BatchKind, its value, or the old `embeddings=` flag (still accepted from callers
         of the public hook and request functions)."""
         if kind is None or isinstance(kind, bool):

@@ -51,7 +51,8 @@ def validate_event(event: Any) -> dict[str, Any]:
         raise GeminiEventError("The wait ended with no event (None): the trigger yielded nothing usable. "
                                "Clear the task to look at the job again (it is found by its display name).")
     if not isinstance(event, dict):
-        raise GeminiEventError(f"The wait ended with an event of type {type(event).__name__}, not a dict: {event!r:.200}")
+        raise GeminiEventError(f"The wait ended with an event of type {type(event).__name__}, not a dict: "
+                               f"{event!r:.200}")
     version = event.get("version")
     # No version: an event from a trigger of the provider before versioning (deferred across an upgrade),
     # which had exactly version 1's fields: read it as such. Any other version is refused.
@@ -87,14 +88,22 @@ def _short(event: dict) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def judge_event(event: dict[str, Any], max_failed_requests: int | None, max_failed_ratio: float | None) -> str:
+def setting(name: str, seconds: float | None) -> str | None:
+    """'timeout=1.5s': how an error names the setting behind a limit (None: no limit was set)."""
+    return None if seconds is None else f"{name}={seconds:g}s"
+
+
+def judge_event(event: dict[str, Any], max_failed_requests: int | None, max_failed_ratio: float | None,
+                timeout_setting: str | None = None) -> str:
     """Raise the typed error the event calls for; return a one-line verdict when the task may succeed."""
     event = validate_event(event)
     job = event.get("job_name")
     status = event.get("status")
     state = event.get("state")
     if status == STATUS_TIMEOUT:
-        raise GeminiJobTimeoutError(f"{job}: {event.get('reason')}", job_name=job, state=state)
+        # Name the setting that set the deadline: the fix is to raise it (or make the job smaller).
+        hint = f" (the deadline was {timeout_setting}: raise it to wait longer)" if timeout_setting else ""
+        raise GeminiJobTimeoutError(f"{job}: {event.get('reason')}{hint}", job_name=job, state=state)
     if status == STATUS_STUCK:
         raise GeminiJobStuckPendingError(f"{job}: {event.get('reason')}", job_name=job, state=state)
     if status != STATUS_TERMINAL:

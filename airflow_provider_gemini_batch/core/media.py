@@ -12,12 +12,13 @@ import binascii
 import fnmatch
 import mimetypes
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 
-from .requests import FILE_LIMIT_BYTES
 from ..exceptions import GeminiMediaError
+from .requests import FILE_LIMIT_BYTES
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -232,7 +233,8 @@ def build_request(item: MediaItem, media_part: dict, prompt: Any) -> dict:
         try:
             text = prompt.format_map(_Fields(prompt_fields(item)))
         except (ValueError, IndexError) as exc:
-            raise GeminiMediaError(f"the prompt template is malformed ({exc}); double literal braces", path="prompt")
+            raise GeminiMediaError(f"the prompt template is malformed ({exc}); double literal braces",
+                                   path="prompt") from None
         parts = [media_part, {"text": text}]
     return {"contents": [{"role": "user", "parts": parts}]}
 

@@ -25,7 +25,7 @@ class FieldSpec:
     ref: str | None = None  # the type of an object
     enum: str | None = None  # the enum's name
     values: tuple[str, ...] = ()  # allowed values of an enum, or of a string with a fixed set (role)
-    items: "FieldSpec | None" = None  # of an array; of a map: its values
+    items: FieldSpec | None = None  # of an array; of a map: its values
     vertex_only: bool = False
     required: bool = False
     format: str | None = None  # "timestamp": an RFC 3339 string

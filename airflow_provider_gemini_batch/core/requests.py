@@ -21,8 +21,9 @@ import enum
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import msgspec
 from pydantic import BaseModel
@@ -143,7 +144,8 @@ _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", 
                type(None): "null"}
 _PLAIN_TYPES = frozenset(_JSON_TYPES)
 _INTEGER = re.compile(r"-?[0-9]+")
-_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                        r"([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?")
 
 
 def _describe(value: Any) -> str:
@@ -457,8 +459,9 @@ def _root(obj: dict, root: str, where: str, ck: Checks) -> dict:
     for wire, value, base in placed:
         field = spec.fields[wire]
         if wire == "generationConfig":
-            generation = {**(value if type(value) is dict else _plain(value) if isinstance(value, BaseModel)
-                             else _raise(_type_error(field, value, f"{where}.generation_config"))), **(generation or {})}
+            given_config = (value if type(value) is dict else _plain(value) if isinstance(value, BaseModel)
+                            else _raise(_type_error(field, value, f"{where}.generation_config")))
+            generation = {**given_config, **(generation or {})}
             continue
         if wire in out:
             raise _fail(f"{wire!r} is given twice (as {field.snake!r} and {wire!r}): keep one", base)
@@ -629,7 +632,8 @@ def _keyed(item: Any, index: int, where: str, kind: BatchKind, key_prefix: str, 
             {"contents": [{"role": "user", "parts": [{"text": item}]}]}
         return KeyedRequest(f"{key_prefix}-{index:06d}", request)
     normalize = normalize_embed_request if embeddings else normalize_generate_request
-    if type(item) not in _PLAIN_TYPES and isinstance(item, BaseModel):  # types.InlinedRequest, types.Content, ...: what client.batches.create takes
+    # types.InlinedRequest, types.Content, ...: what client.batches.create takes
+    if type(item) not in _PLAIN_TYPES and isinstance(item, BaseModel):
         item = _typed_request(item)
     if isinstance(item, dict) and "request" in item:
         if not KEYED_FIELDS.issuperset(item):
@@ -652,7 +656,8 @@ def _keyed(item: Any, index: int, where: str, kind: BatchKind, key_prefix: str, 
             return KeyedRequest(key, request)  # the common case: skip building a location nobody reads
         return KeyedRequest(key, normalize(request, f"{where} (key {key!r}).request", checks=ck))
     if isinstance(item, dict) and "key" in item:
-        raise _fail("a record with a key needs a 'request' object: {'key': '...', 'request': {...}}", f"{where}.request")
+        raise _fail("a record with a key needs a 'request' object: {'key': '...', 'request': {...}}",
+                    f"{where}.request")
     if isinstance(item, dict) and isinstance(item.get("metadata"), dict) and "key" in item["metadata"]:
         metadata = item["metadata"]
         if not all(isinstance(v, str) for v in metadata.values()):

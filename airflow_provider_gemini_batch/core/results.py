@@ -9,8 +9,9 @@ import hashlib
 import json
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 USAGE_FIELDS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount",
                 "totalTokenCount")
@@ -21,7 +22,8 @@ def _text(response: dict) -> str | None:
     if not candidates:
         return None
     parts = ((candidates[0] or {}).get("content") or {}).get("parts") or []
-    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")]
+    texts = [p["text"] for p in parts
+             if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")]
     return "".join(texts) if texts else None
 
 

@@ -9,8 +9,9 @@ never silently replaced by whatever key the worker's environment happens to hold
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..exceptions import GeminiConnectionError
 

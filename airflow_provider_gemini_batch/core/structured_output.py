@@ -8,7 +8,8 @@ with the validation error; a valid one carries the parsed value as ``parsed``.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 

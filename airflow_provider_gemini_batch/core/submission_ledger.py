@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..exceptions import GeminiBatchError, GeminiJobStuckPendingError, GeminiRequestError, GeminiSubmissionGoneError
 from .progress_log import iso_utc
@@ -173,6 +174,13 @@ class Decision:
     cancel: str | None = None        # a job to cancel before submitting (changed input, still running)
     note: str = ""                   # what to log (a warning when a new job is billed on purpose)
     error: GeminiBatchError | None = None
+
+    @property
+    def refusal(self) -> GeminiBatchError:
+        """The error of a REFUSE decision (every refusal carries one)."""
+        if self.error is None:
+            raise ValueError(f"a {self.action} decision has no error")
+        return self.error
 
 
 def decide(existing: JobSnapshot | None, record: dict | None, base: str, fingerprint: str, resubmit: bool,

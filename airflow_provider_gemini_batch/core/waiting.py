@@ -22,7 +22,6 @@ The rules (issue 13, rule 5):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .events import STATUS_ERROR, STATUS_STUCK, STATUS_TERMINAL, STATUS_TIMEOUT, build_event
 from .retry_policy import next_delay
@@ -56,7 +55,7 @@ class PollError:
     retry_after: float | None = None
 
 
-PollResult = Union[JobSnapshot, PollError]
+PollResult = JobSnapshot | PollError
 
 
 @dataclass
@@ -77,6 +76,13 @@ class Decision:
     delay: float = 0.0
     event: dict | None = None
     note: str = ""  # a log line for the driver
+
+    @property
+    def emitted(self) -> dict:
+        """The event of an EMIT decision (every emitting decision carries one)."""
+        if self.event is None:
+            raise ValueError(f"a {self.action} decision has no event")
+        return self.event
 
 
 def _event(cfg: WaitConfig, status: str, reason: str, progress: WaitProgress) -> dict:

@@ -20,7 +20,6 @@ from ..compat import (
     determine_kwargs,
     task_decorator_factory,
 )
-
 from ..operators.batch import GeminiBatchSubmitOperator
 
 

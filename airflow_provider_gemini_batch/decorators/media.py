@@ -18,7 +18,6 @@ from ..compat import (
     context_merge,
     determine_kwargs,
 )
-
 from ..exceptions import GeminiMediaError
 from ..operators.media import GeminiBatchMediaOperator
 

@@ -94,7 +94,7 @@ class EmulatorConfig:
         return hours * 3600.0 / max(self.time_scale, 1e-9)
 
     @classmethod
-    def from_env(cls, **overrides) -> "EmulatorConfig":
+    def from_env(cls, **overrides) -> EmulatorConfig:
         values = {f.name: _env(f.name, f.default) for f in fields(cls) if f.name != "extra"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -105,7 +105,7 @@ class EmulatorConfig:
         return data
 
     @classmethod
-    def parse_args(cls, argv=None) -> "EmulatorConfig":
+    def parse_args(cls, argv=None) -> EmulatorConfig:
         base = cls.from_env()
         parser = argparse.ArgumentParser(
             prog="python -m airflow_provider_gemini_batch.emulator",

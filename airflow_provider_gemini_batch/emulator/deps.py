@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
-from typing import Annotated, Callable
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 

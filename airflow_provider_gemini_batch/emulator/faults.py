@@ -93,7 +93,8 @@ class FaultInjector:
             code = int(fault)
             body = json.dumps({"error": {"code": code, "message": _MESSAGE[code], "status": _STATUS[code]}}).encode()
             await send({"type": "http.response.start", "status": code,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
         if fault == "stall_after":

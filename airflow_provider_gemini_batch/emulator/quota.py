@@ -7,7 +7,7 @@ turns a `QuotaExceeded` into the real service's 429. Where each limit was report
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .records import JobRecord
 

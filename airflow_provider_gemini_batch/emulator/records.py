@@ -38,7 +38,7 @@ class JobSource:
         return {"file_id": self.file_id} if self.file_id is not None else {"requests": self.requests}
 
     @classmethod
-    def from_json(cls, raw: dict) -> "JobSource":
+    def from_json(cls, raw: dict) -> JobSource:
         return cls(requests=raw.get("requests"), file_id=raw.get("file_id"))
 
 
@@ -57,7 +57,7 @@ class JobOutcome:
                 "output": self.output, "error": self.error}
 
     @classmethod
-    def from_json(cls, raw: dict | None) -> "JobOutcome | None":
+    def from_json(cls, raw: dict | None) -> JobOutcome | None:
         if not raw:
             return None
         return cls(raw["state"], raw["end_time"], raw["stats"], raw.get("output"), raw.get("error"))
@@ -108,7 +108,7 @@ class JobRecord:
         return out
 
     @classmethod
-    def from_json(cls, raw: dict) -> "JobRecord":
+    def from_json(cls, raw: dict) -> JobRecord:
         known = {"id", "kind", "model", "display_name", "create_time", "pending_seconds", "running_seconds",
                  "source", "request_count", "marker", "cancel_time", "forced_state", "final", "base_url",
                  "state", *cls._OPTIONAL}

@@ -61,10 +61,11 @@ class EmulatorProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.base_url = ""
-        self._log = None
+        self._log: Any = None
 
-    def start(self, timeout: float = 30.0) -> "EmulatorProcess":
-        args = [sys.executable, "-m", "airflow_provider_gemini_batch.emulator", "--port", str(self.settings.pop("port", 0))]
+    def start(self, timeout: float = 30.0) -> EmulatorProcess:
+        args = [sys.executable, "-m", "airflow_provider_gemini_batch.emulator",
+                "--port", str(self.settings.pop("port", 0))]
         for key, value in self.settings.items():
             flag = "--" + key.replace("_", "-")
             if isinstance(value, bool):
@@ -76,13 +77,15 @@ class EmulatorProcess:
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, env=env)
         deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline().decode().strip()
+        stdout = self.proc.stdout
+        assert stdout is not None  # stdout=PIPE
+        line = stdout.readline().decode().strip()
         if not line.startswith("http"):
             self.stop()
             raise RuntimeError(f"emulator did not start (first line {line!r}); see {self.log_path}")
         self.base_url = line
         # Keep draining stdout so that nothing the server prints can ever block it.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=stdout.read, daemon=True).start()
         while time.monotonic() < deadline:
             try:
                 self.admin("GET", "health")
@@ -105,7 +108,7 @@ class EmulatorProcess:
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
 
-    def __enter__(self) -> "EmulatorProcess":
+    def __enter__(self) -> EmulatorProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

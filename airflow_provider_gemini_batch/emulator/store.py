@@ -15,14 +15,14 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import fake_model, media, quota
 from .config import EmulatorConfig
-from .records import (EMBED, GENERATE, PENDING, RUNNING, TERMINAL, JobOutcome, JobRecord, JobSource, Timings,
-                      rfc3339)
+from .records import EMBED, GENERATE, PENDING, RUNNING, TERMINAL, JobOutcome, JobRecord, JobSource, Timings, rfc3339
 from .wire_schema import WireError, check_embed_request, check_generate_request, texts_of
 
 __all__ = ["EMBED", "GENERATE", "JobRecord", "JobSource", "NotFound", "Precondition", "Store", "Timings", "rfc3339"]
@@ -337,7 +337,7 @@ class Store:
         self.sweep_files(time.time())
         if file_id not in self.files:
             raise NotFound(f"File files/{file_id} not found.")
-        count, found = 0, set()
+        count, found = 0, set[str]()
         with open(self.file_data_path(file_id), "rb") as fh:
             for line in fh:
                 if line.strip():
@@ -383,7 +383,8 @@ class Store:
             job.final = None
             if state in ("FAILED", "EXPIRED", "CANCELLED"):
                 now = time.time()
-                error = {"code": 13, "message": "Job forced to FAILED by the emulator admin API."} if state == "FAILED" else None
+                error = ({"code": 13, "message": "Job forced to FAILED by the emulator admin API."}
+                         if state == "FAILED" else None)
                 self._finalize(job, state, now, stats=job.progress_stats(now), output=None, error=error)
             else:
                 self._save_job(job)
@@ -462,7 +463,8 @@ class Store:
                         self.file_data_path(out_id).unlink(missing_ok=True)
                     return
                 if job.marker == fake_model.FAIL_JOB:
-                    error = {"code": 13, "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
+                    error = {"code": 13,
+                             "message": "Emulated internal failure of the whole batch (marker EMULATOR:FAIL_JOB)."}
                     self._finalize(job, "FAILED", now, stats=stats, output=None, error=error)
                 else:
                     self._finalize(job, "SUCCEEDED", now, stats=stats, output=output, error=None)

@@ -39,7 +39,7 @@ class WireError(Exception):
 def _wire() -> dict:
     """type name -> {spelling: (wire name, field spec)}; roots under their own names."""
     data = json.loads(SCHEMA_PATH.read_text("utf-8"))
-    out = {}
+    out: dict[str, Any] = {}
     for group in ("types", "roots"):
         for name, entry in data[group].items():
             index = {}

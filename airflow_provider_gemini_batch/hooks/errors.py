@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.redact import redact
+from ..core.retry_policy import is_transient_code, retry_hint
 from ..exceptions import (
     GeminiApiError,
-    GeminiMalformedReplyError,
-    GeminiRedirectError,
     GeminiAuthError,
     GeminiInvalidRequestError,
+    GeminiMalformedReplyError,
     GeminiNotFoundError,
+    GeminiRedirectError,
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..core.redact import redact
-from ..core.retry_policy import is_transient_code, retry_hint
 
 
 def error_from_status(code: int, body: Any, what: str, secret: str | None,
@@ -28,7 +28,8 @@ def error_from_status(code: int, body: Any, what: str, secret: str | None,
         try:
             body = json.loads(body or b"{}")
         except ValueError:
-            body = {"error": {"message": body.decode("utf-8", "replace")[:500] if isinstance(body, bytes) else body[:500]}}
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            body = {"error": {"message": text[:500]}}
     err = (body or {}).get("error", {}) if isinstance(body, dict) else {}
     status = err.get("status") or ""
     message = err.get("message") or "no message"
@@ -48,6 +49,8 @@ def error_from_sdk(exc: Exception, what: str, secret: str | None,
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
+        if 300 <= int(exc.code or 0) < 400:  # a redirect the client did not follow: say so, as the raw path does
+            return redirect_error(int(exc.code), _header(exc, "location"), what, _request_url(exc), secret)
         body = {"error": {"message": exc.message or str(exc), "status": exc.status or "",
                           "details": (exc.details or {}).get("error", {}).get("details")
                           if isinstance(exc.details, dict) else None}}
@@ -121,3 +124,15 @@ def check_job_reply(raw: dict, name: str, what: str, url: str) -> dict:
         raise GeminiMalformedReplyError(f"{what} failed: the 200 reply from {url} is not the job {name}: {snippet}",
                                         code=200, status="MALFORMED_REPLY")
     return raw
+
+
+def _header(exc: Exception, name: str) -> str | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return headers.get(name) if headers is not None and hasattr(headers, "get") else None
+
+
+def _request_url(exc: Exception) -> str:
+    try:
+        return str(exc.response.request.url)  # type: ignore[attr-defined]  # httpx.Response of the SDK
+    except Exception:  # noqa: BLE001 - no request on the response: name the API instead
+        return "the API"

@@ -8,35 +8,35 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt
 
 from ..compat import CONNECTION_NOT_FOUND, BaseHook, connection_form_widgets, ui_field_behaviour
-
+from ..core.batch_kind import BatchKind
+from ..core.names import check_file_name, check_job_name, is_embedding_model, model_path  # noqa: F401 (public here too)
+from ..core.redact import redact
+from ..core.requests import check_file_size
+from ..core.retry_policy import next_delay
+from ..core.settings import GeminiSettings, default_settings, resolve_settings
+from ..core.states import JobSnapshot, Outcome, parse_job, parse_time  # noqa: F401 (parse_time: public here too)
 from ..exceptions import (
     GeminiApiError,
     GeminiBatchError,
-    GeminiMalformedReplyError,
     GeminiConnectionError,
     GeminiInvalidRequestError,
+    GeminiMalformedReplyError,
     GeminiModelError,
     GeminiNotFoundError,
     GeminiRequestError,
     GeminiTransientError,
     GeminiUnreachableError,
 )
-from ..core.names import check_file_name, check_job_name, is_embedding_model, model_path  # noqa: F401 (public here too)
-from ..core.requests import check_file_size
-from ..core.redact import redact
-from ..core.retry_policy import next_delay
-from ..core.settings import GeminiSettings, default_settings, resolve_settings
-from ..core.batch_kind import BatchKind
-from ..core.states import JobSnapshot, Outcome, parse_job, parse_time  # noqa: F401 (parse_time: public here too)
 from .errors import (
     check_job_reply,
     error_from_sdk,
@@ -86,7 +86,7 @@ class GeminiBatchHook(BaseHook):
         return f"GeminiBatchHook(gemini_conn_id={self.gemini_conn_id!r})"
 
     @classmethod
-    def from_key(cls, api_key: str, base_url: str | None = None, conn_id: str = "(explicit key)") -> "GeminiBatchHook":
+    def from_key(cls, api_key: str, base_url: str | None = None, conn_id: str = "(explicit key)") -> GeminiBatchHook:
         """A hook for callers that hold the credentials themselves (common-ai's adapters get only the
         connection's password and host)."""
         if not api_key:
@@ -199,13 +199,14 @@ class GeminiBatchHook(BaseHook):
             stop=stop_after_attempt((attempts if attempts is not None else s.max_retries) + 1),
             wait=wait,
             before_sleep=lambda rs: self.log.warning(
-                "%s: transient failure (attempt %d), retrying: %s", what, rs.attempt_number, rs.outcome.exception()),
+                "%s: transient failure (attempt %d), retrying: %s", what, rs.attempt_number,
+                rs.outcome.exception() if rs.outcome else None),
             reraise=False,
         )
         try:
             return retryer(fn)
         except RetryError as exc:
-            last = exc.last_attempt.exception()
+            last = exc.last_attempt.exception() or exc
             raise _with_note(last, f"gave up after {exc.last_attempt.attempt_number} attempts") from None
 
     def _json(self, method: str, path: str, what: str, attempts: int | None = None, **kwargs: Any) -> dict:
@@ -281,7 +282,7 @@ class GeminiBatchHook(BaseHook):
         method = kind.create_method
         if file_name is not None:
             check_file_name(file_name)
-            input_config = {kind.file_field: file_name}
+            input_config: dict[str, Any] = {kind.file_field: file_name}
         else:
             input_config = {"requests": {"requests": requests}}
         body = {"batch": {"displayName": display_name, "inputConfig": input_config}}
@@ -550,7 +551,7 @@ def _guess_mime(name: str | None) -> str:
 
 
 @contextmanager
-def _opened(source: Any) -> Iterator[tuple[BinaryIO, int, str | None]]:
+def _opened(source: Any) -> Iterator[tuple[Any, int, str | None]]:  # a binary file, or an offset view of one
     """(seekable binary file, size, name) for anything upload_file accepts."""
     if isinstance(source, (str, os.PathLike)) and not hasattr(source, "open"):
         source = Path(source)

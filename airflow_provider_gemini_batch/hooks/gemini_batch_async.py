@@ -14,12 +14,10 @@ from typing import Any
 import aiohttp
 
 from ..compat import CONNECTION_NOT_FOUND, BaseHook, aget_connection
-
-from ..exceptions import GeminiBatchError
-from ..core.settings import GeminiSettings, resolve_settings
 from ..core.names import check_job_name
-from .errors import (check_job_reply, error_from_status, json_object, key_origin, origin, redirect_error,
-                     transport_error)
+from ..core.settings import GeminiSettings, resolve_settings
+from ..exceptions import GeminiBatchError
+from .errors import check_job_reply, error_from_status, json_object, key_origin, origin, redirect_error, transport_error
 
 # Bodies bigger than this (finished inline jobs) are parsed off the event loop.
 _PARSE_IN_THREAD_BYTES = 1024 * 1024
@@ -28,7 +26,7 @@ _PARSE_IN_THREAD_BYTES = 1024 * 1024
 class _SharedSession:
     """One aiohttp session per event loop, reference-counted by the hooks that use it."""
 
-    _by_loop: dict[int, "_SharedSession"] = {}
+    _by_loop: dict[int, _SharedSession] = {}
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop

@@ -10,7 +10,8 @@ connections and our ``gemini`` ones; it gets only the connection's password (key
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from airflow.providers.common.ai.batch.base import (
     BatchAdapter,
@@ -24,12 +25,13 @@ from airflow.providers.common.ai.exceptions import LLMBatchInputError, LLMBatchL
 from ..core.batch_kind import BatchKind
 from ..core.requests import FILE_LIMIT_BYTES, KeyedRequest, fits_inline, normalize_generate_request
 from ..core.results import to_record
+from ..core.states import Outcome, parse_job
 from ..exceptions import GeminiRequestError
 from ..hooks.gemini_batch import GeminiBatchHook
 from ..storage import iter_lines
-from ..core.states import Outcome, parse_job
 
-_STATUS: dict[Outcome, Literal["in_progress", "completed", "failed", "expired", "cancelled"]] = {Outcome.WAITING: "in_progress", Outcome.SUCCEEDED: "completed", Outcome.PARTIAL: "completed",
+_STATUS: dict[Outcome, Literal["in_progress", "completed", "failed", "expired", "cancelled"]] = {
+           Outcome.WAITING: "in_progress", Outcome.SUCCEEDED: "completed", Outcome.PARTIAL: "completed",
            Outcome.FAILED: "failed", Outcome.EXPIRED: "expired", Outcome.CANCELLED: "cancelled"}
 
 

@@ -3,10 +3,11 @@ the in-worker wait driver (which lives in ..waits, shared with the sensor)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..exceptions import GeminiRequestError
-from ..waits import as_seconds as _seconds, poll_until_done  # noqa: F401 (the operators' names for them)
+from ..waits import as_seconds as _seconds  # noqa: F401 -- the operators use these names
+from ..waits import poll_until_done  # noqa: F401
 
 CLEANUP_CHOICES = {"input_file", "result_file", "job"}
 

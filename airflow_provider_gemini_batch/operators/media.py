@@ -21,16 +21,15 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import msgspec
 
-from ..core.batch_kind import BatchKind
-from ..core.requests import iter_jsonl
 from ..compat import read_lines
-from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
+from ..core.batch_kind import BatchKind
 from ..core.media import (
     DEFAULT_INLINE_MAX_BYTES,
     DEFAULT_STORAGE_QUOTA_BYTES,
@@ -45,12 +44,14 @@ from ..core.media import (
     replace_refs,
     wait_bound_seconds,
 )
+from ..core.requests import iter_jsonl
+from ..core.states import judge_failures
+from ..exceptions import GeminiJobTimeoutError, GeminiMediaError, GeminiPartialFailureError
+from ..jsonl_shards import merge_jsonl
 from ..media_output import externalize_results
 from ..media_sources import expand_locations, inspect_all, read_bytes, resolve, scan_requests_file
 from ..media_uploads import delete_files, parse_time, survey, upload_distinct
 from ..storage import check_results_location, open_path
-from ..jsonl_shards import merge_jsonl
-from ..core.states import judge_failures
 from ..submitted_keys import manifest_path
 from .common import _seconds
 from .submit import GeminiBatchSubmitOperator
@@ -82,7 +83,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
     :param requests_file: instead of ``source`` and ``prompt``: a JSONL (path or URI) of ``{"key", "request"}``
         lines whose parts may name files, ``{"file": "s3://bucket/a.pdf", "mime_type": "application/pdf"}``
         (``mime_type`` optional); each file is checked, uploaded or inlined, and deduplicated the same way.
-    :param prompt: with ``source``: a string template (``{path}``, ``{name}``, ``{stem}``, ``{mime_type}``, ``{size}``) or a
+    :param prompt: with ``source``: a string template (``{path}``, ``{name}``, ``{stem}``, ``{mime_type}``,
+        ``{size}``) or a
         callable(MediaItem) returning text or a list of parts; the file's part comes first unless the
         callable places it with the string ``"{media}"``.
     :param results_path: required: one JSONL record per file, ``key`` = the source path; image answers are
@@ -223,8 +225,8 @@ class GeminiBatchMediaOperator(GeminiBatchSubmitOperator):
         else:
             by_key = {i.key: i for i in items}
             contents = {i.sha256: (i.size, is_inline(i, self.inline_max_bytes)) for i in items}
-            shards = plan_line_shards([(key, [by_key[r].sha256 for r in refs], size) for key, refs, size in self._lines],
-                                      contents, storage_bytes=available)
+            lines = [(key, [by_key[r].sha256 for r in refs], size) for key, refs, size in self._lines]
+            shards = plan_line_shards(lines, contents, storage_bytes=available)
         manifest = {"version": MANIFEST_VERSION, "task": self._identity, "items": table,
                     "shards": [{"keys": s.keys, "uploads": s.uploads} for s in shards],
                     "inline_max_bytes": self.inline_max_bytes, "files": {}, "uploaded": [], "deleted": [],

@@ -11,18 +11,19 @@ the I/O that carries them out.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from ..compat import not_jinja
 from ..core import submission_ledger as ledger
 from ..core.batch_kind import BatchKind
-from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, validate_event
+from ..core.events import STATUS_STUCK, STATUS_TERMINAL, build_event, judge_event, setting, validate_event
 from ..core.progress_log import short_state
 from ..core.results import describe_problems
 from ..core.states import JobSnapshot, has_results, parse_job
-from ..compat import not_jinja
 from ..core.structured_output import OutputValidator
 from ..core.submission_ledger import STORE_KEY, Action, base_display_name, display_name_for
 from ..exceptions import (
@@ -255,9 +256,10 @@ class GeminiBatchSubmitOperator(BaseOperator):
         decision = ledger.decide(existing, record, base, prepared.fingerprint, ledger.truthy(self.resubmit),
                                  self.on_changed_input)
         if decision.action is Action.REFUSE:
-            raise decision.error
+            raise decision.refusal
         if decision.action is Action.REATTACH:
             job = decision.job
+            assert job is not None  # the ledger reattaches only to a job it found
             self.log.info("%s", decision.note)
             deadline = (record or {}).get("deadline") or self._deadline()
             _store_set(store, ledger.reattached_record(record, job, deadline))
@@ -329,7 +331,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         self.log.info("Reusing %s, uploaded for %r before the quota wait.", record["input_file"], display_name)
         return record["input_file"]
 
-    def _defer_for_quota(self, context: Any, refused: "_QuotaRefused", quota: dict | None) -> dict:
+    def _defer_for_quota(self, context: Any, refused: _QuotaRefused, quota: dict | None) -> dict:
         """Creating the job was refused for quota: wait for it in the triggerer (a time-based trigger), not
         in a worker slot, backing off, until submit_timeout. The next attempt looks for the job first.
         With deferrable=False (no triggerer, by choice) the same wait happens in the worker, and the
@@ -436,7 +438,7 @@ class GeminiBatchSubmitOperator(BaseOperator):
         decision = ledger.after_stuck(record, event["job_name"], event.get("display_name"), event.get("state"), base,
                                       _seconds(self.max_pending_time))
         if decision.action is Action.REFUSE:
-            raise decision.error
+            raise decision.refusal
         self.log.warning("%s", decision.note)
         _store_set(context.get("task_state_store"), {**record, "pending_resubmits": 1})
         return self._resubmit(context, base, decision.submission)
@@ -463,7 +465,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
             summary["results"] = results
             event = _counted_from_results(event, results)
         try:
-            verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+            verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio,
+                                  timeout_setting=setting("timeout", _seconds(self.job_timeout)))
         except GeminiJobExpiredError as exc:
             resubmitted = self._maybe_resubmit(context, event)
             if resubmitted is None:

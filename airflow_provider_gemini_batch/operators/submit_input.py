@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..compat import read_lines
 from ..core.batch_kind import BatchKind

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from ..compat import AirflowSensorTimeout, AirflowSkipException
-from ..core.events import STATUS_TIMEOUT, judge_event, validate_event
+from ..core.events import STATUS_TIMEOUT, judge_event, setting, validate_event
 from ..core.waiting import EMIT, WaitConfig, WaitProgress, after_poll, classify
 from ..defaults import default_deferrable
 from ..exceptions import GeminiBatchError, GeminiRequestError
@@ -154,7 +155,7 @@ class GeminiBatchJobSensor(BaseSensorOperator):
             else:
                 self.log.info("%s", result.describe())
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._judge(decision.event))
+        return PokeReturnValue(is_done=True, xcom_value=self._judge(decision.emitted))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = validate_event(event)
@@ -167,6 +168,7 @@ class GeminiBatchJobSensor(BaseSensorOperator):
         return self._judge(event)
 
     def _judge(self, event: dict[str, Any]) -> dict[str, Any]:
-        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio)
+        verdict = judge_event(event, self.max_failed_requests, self.max_failed_ratio,
+                              timeout_setting=setting("timeout", self.timeout))
         self.log.info("%s: %s", self.job_name, verdict)
         return {"job_name": event.get("job_name"), "state": event.get("state"), "counts": event.get("counts")}

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ..exceptions import GeminiBatchError
-from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
 from ..core.progress_log import ProgressLog
 from ..core.states import parse_job
 from ..core.waiting import CANCEL_THEN_EMIT, WAIT, WaitConfig, WaitProgress, after_cancel, after_poll, classify
+from ..exceptions import GeminiBatchError
+from ..hooks.gemini_batch_async import AsyncGeminiBatchHook
 
 
 class GeminiBatchJobTrigger(BaseTrigger):
@@ -99,9 +100,8 @@ class GeminiBatchJobTrigger(BaseTrigger):
                     except GeminiBatchError as exc:
                         cancel_error = str(exc)
                     decision = after_cancel(cfg, progress, cancel_error, await self._poll(hook), time.time())
-                assert decision.event is not None  # an emit decision always carries its event
-                self.log.info("%s: %s", self.job_name, decision.event["reason"])
-                yield TriggerEvent(decision.event)
+                self.log.info("%s: %s", self.job_name, decision.emitted["reason"])
+                yield TriggerEvent(decision.emitted)
                 return
         finally:
             await hook.close()

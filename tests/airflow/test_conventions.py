@@ -49,10 +49,9 @@ def make_job(sdk, text="x"):
 
 
 def reschedules(ti) -> int:
-    from sqlalchemy import func, select
-
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     with create_session() as session:
         return session.scalar(select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id))
@@ -114,10 +113,9 @@ def test_a_deferred_sensor_past_its_timeout_is_skipped_with_soft_fail(gemini_con
 
 
 def test_the_deferred_sensor_hands_its_timeout_and_poke_interval_to_the_trigger(gemini_conn, monkeypatch):
+    from airflow_provider_gemini_batch.compat import _first
     from airflow_provider_gemini_batch.sensors import batch as sensor_module
     from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
-
-    from airflow_provider_gemini_batch.compat import _first
 
     TaskDeferred = _first("TaskDeferred", "airflow.sdk.exceptions", "airflow.exceptions")
 

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError, GeminiModelError,
-    GeminiPartialFailureError, GeminiRequestError,
+    GeminiJobCancelledError,
+    GeminiJobExpiredError,
+    GeminiJobFailedError,
+    GeminiJobTimeoutError,
+    GeminiModelError,
+    GeminiPartialFailureError,
+    GeminiRequestError,
 )
 from tests.conftest import DAGS_FOLDER
 
@@ -111,11 +116,9 @@ def test_stuck_pending_hits_the_deadline_and_is_cancelled(gemini_conn, scenarios
     assert error.job_name == jobs[0]["name"]
 
 
-@pytest.mark.xfail(strict=True, reason="GeminiJobTimeoutError says 'deadline passed' but not which setting set the "
-                                       "deadline (timeout=1.5s) nor that raising it is the fix")
 def test_the_timeout_error_names_the_setting_to_change(gemini_conn, scenarios, task_errors):
     run(scenarios.job_stuck)
-    task_errors.expect("submit", GeminiJobTimeoutError, "timeout=1.5")
+    task_errors.expect("submit", GeminiJobTimeoutError, "the deadline was timeout=1.5s: raise it to wait longer")
 
 
 def run_acting_on_the_first_job(emu, dag, action):

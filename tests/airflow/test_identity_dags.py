@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiJobStuckPendingError, GeminiSubmissionGoneError, GeminiSubmitTimeoutError,
+    GeminiJobStuckPendingError,
+    GeminiSubmissionGoneError,
+    GeminiSubmitTimeoutError,
 )
 from tests.conftest import DAGS_FOLDER, proxied_connection
 from tests.fault_proxy import Status

@@ -63,8 +63,8 @@ def records(path):
 
 
 def leftover_media(emu, digests):
-    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
     from airflow_provider_gemini_batch.core.media import sha256_hex_of_api
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 
     return [f["name"] for f in GeminiBatchHook().iter_files() if sha256_hex_of_api(f.get("sha256Hash")) in digests]
 

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiPartialFailureError, GeminiRequestError, GeminiResultsIncompleteError, GeminiResultsWriteError,
+    GeminiPartialFailureError,
+    GeminiRequestError,
+    GeminiResultsIncompleteError,
+    GeminiResultsWriteError,
 )
 from tests.conftest import DAGS_FOLDER, proxied_connection
 from tests.fault_proxy import EditJson, EditLines, Truncate, shuffled

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from airflow.sdk import DAG, task
+from pydantic import BaseModel
 
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchEmbedOperator, GeminiBatchSubmitOperator
 

@@ -6,10 +6,9 @@ from tests.versions import AIRFLOW_FORM_IN_API_SERVER
 
 
 def gemini_hook_meta():
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
     from airflow.providers_manager import ProvidersManager
+    from fastapi.testclient import TestClient
 
     # As in a fresh API server process: earlier tests here initialised the ProvidersManager singleton
     # without the API server's wtforms stand-ins, and Airflow 3.1 reuses it as it is (3.0 resets it).

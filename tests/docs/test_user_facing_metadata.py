@@ -12,9 +12,8 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def api(airflow_db):
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     with TestClient(create_app("core")) as client:
         yield client

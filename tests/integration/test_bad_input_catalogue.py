@@ -15,8 +15,12 @@ import pytest
 from airflow_provider_gemini_batch import exceptions as exc
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators.batch import (
-    GeminiBatchCancelOperator, GeminiBatchDeleteOperator, GeminiBatchEmbedOperator, GeminiBatchGetResultsOperator,
-    GeminiBatchSubmitOperator)
+    GeminiBatchCancelOperator,
+    GeminiBatchDeleteOperator,
+    GeminiBatchEmbedOperator,
+    GeminiBatchGetResultsOperator,
+    GeminiBatchSubmitOperator,
+)
 from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
 from tests.conftest import SENTINEL_KEY
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.core.media import sha256_hex_of_api
+from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 
 
 def run_inline(hook, parts_list, model="gemini-2.5-flash"):

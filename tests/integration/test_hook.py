@@ -8,8 +8,14 @@ import time
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiConnectionError, GeminiInvalidRequestError, GeminiModelError, GeminiNotFoundError,
-    GeminiRequestError, GeminiTransientError, GeminiUnreachableError)
+    GeminiConnectionError,
+    GeminiInvalidRequestError,
+    GeminiModelError,
+    GeminiNotFoundError,
+    GeminiRequestError,
+    GeminiTransientError,
+    GeminiUnreachableError,
+)
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from tests.conftest import SENTINEL_KEY
 

@@ -8,7 +8,11 @@ import pytest
 from airflow_provider_gemini_batch.exceptions import GeminiNotFoundError, GeminiRequestError
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators.batch import (
-    GeminiBatchCancelOperator, GeminiBatchDeleteOperator, GeminiBatchGetResultsOperator, GeminiBatchListJobsOperator)
+    GeminiBatchCancelOperator,
+    GeminiBatchDeleteOperator,
+    GeminiBatchGetResultsOperator,
+    GeminiBatchListJobsOperator,
+)
 
 
 def make_job(display_name="hk", texts=("a", "b"), wait=True):

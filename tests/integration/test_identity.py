@@ -132,8 +132,8 @@ def _quota_proxy(gemini_conn, monkeypatch, times):
 
 
 def test_a_quota_refusal_defers_on_a_time_trigger_instead_of_holding_the_worker(gemini_conn, monkeypatch):
-    from airflow.sdk.exceptions import TaskDeferred
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
 
     proxy = _quota_proxy(gemini_conn, monkeypatch, times=None)
     try:

@@ -213,8 +213,8 @@ def test_an_upload_failing_part_way_keeps_a_record_so_the_retry_reuses_and_later
     media_digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in good.glob("*.png")}
     assert {d: ledger[d] for d in media_digests} == {d: 1 for d in media_digests}  # none uploaded twice
     assert summary["results"]["ok"] == 4 and summary["media"]["uploaded"] == 4 and summary["media"]["deleted"] == 4
-    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
     from airflow_provider_gemini_batch.core.media import sha256_hex_of_api
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 
     assert not [f for f in GeminiBatchHook().iter_files() if sha256_hex_of_api(f.get("sha256Hash")) in media_digests]
 

@@ -19,8 +19,8 @@ import pytest
 
 from airflow_provider_gemini_batch.core.requests import normalize_embed_request, normalize_generate_request
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
-from tests.conftest import wait_for_sdk_job
 from tests.conformance_samples import ROOTS, samples, wrong_type, wrong_value
+from tests.conftest import wait_for_sdk_job
 
 MODELS = {"GenerateContentRequest": "gemini-2.5-flash", "EmbedContentRequest": "gemini-embedding-001"}
 NORMALIZE = {"GenerateContentRequest": normalize_generate_request, "EmbedContentRequest": normalize_embed_request}
@@ -121,7 +121,7 @@ def test_emulator_refuses_wrong_types_and_values_naming_the_path(sdk, tmp_path, 
     records = [(f"{what}:{s.spelling}:{s.path}", s.request) for what, s in bad]
     results = _run_file_job(sdk, tmp_path, root, records)
     wrong = []
-    for (what, s), (key, _) in zip(bad, records):
+    for (_what, s), (key, _) in zip(bad, records):
         line = results[key]
         if "error" not in line:
             wrong.append(f"accepted {key}")

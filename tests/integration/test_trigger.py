@@ -3,7 +3,6 @@
 import asyncio
 import time
 
-
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
 

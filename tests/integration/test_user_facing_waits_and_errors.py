@@ -84,9 +84,8 @@ def test_auth_error_from_the_environment_key_says_so(gemini_conn, monkeypatch):
 def test_airflow_test_endpoint_names_the_real_connection_not_its_temporary_id(gemini_conn, monkeypatch):
     """POST /api/v2/connections/test is what the form's Test button calls; Airflow tests a copy under a
     random id. An empty key must be reported for the id the user typed."""
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
     with TestClient(create_app("core")) as client:

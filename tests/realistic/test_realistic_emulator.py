@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import wait_for_sdk_job
-
 import httpx
 import pytest
 from google.genai import errors, types
+
+from tests.conftest import wait_for_sdk_job
 
 KEY = {"x-goog-api-key": "k"}
 MODEL = "gemini-2.5-flash"

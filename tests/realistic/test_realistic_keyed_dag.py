@@ -8,7 +8,6 @@ import hashlib
 import importlib.util
 import json
 import time
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,6 @@ import re
 import time
 
 import httpx
-import pytest
 
 from tests.ui.conftest import UI_KEY
 

@@ -5,7 +5,13 @@ import pytest
 from pydantic import BaseModel
 
 from airflow_provider_gemini_batch.core.requests import (
-    KeyedRequest, iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request, fits_inline)
+    KeyedRequest,
+    fits_inline,
+    iter_jsonl,
+    iter_keyed,
+    normalize_embed_request,
+    normalize_generate_request,
+)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 
 PROMPT = {"contents": [{"parts": [{"text": "hi"}], "role": "user"}]}

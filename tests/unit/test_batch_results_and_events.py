@@ -3,11 +3,16 @@ import re
 
 import pytest
 
-from airflow_provider_gemini_batch.core.results import ResultTally, iter_file_records, iter_inline_records, to_record
 from airflow_provider_gemini_batch.core.events import STATUS_ERROR, STATUS_TERMINAL, STATUS_TIMEOUT, judge_event
+from airflow_provider_gemini_batch.core.results import ResultTally, iter_file_records, iter_inline_records, to_record
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiJobCancelledError, GeminiJobExpiredError, GeminiJobFailedError, GeminiJobTimeoutError,
-    GeminiPartialFailureError, GeminiWaitError)
+    GeminiJobCancelledError,
+    GeminiJobExpiredError,
+    GeminiJobFailedError,
+    GeminiJobTimeoutError,
+    GeminiPartialFailureError,
+    GeminiWaitError,
+)
 
 RESPONSE = {"candidates": [{"content": {"parts": [{"text": "Hello"}, {"text": " world"}]}}],
             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}}

@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 
-from airflow_provider_gemini_batch.exceptions import GeminiMediaError
 from airflow_provider_gemini_batch.core.media import (
     MB,
     MediaItem,
@@ -21,6 +20,7 @@ from airflow_provider_gemini_batch.core.media import (
     sha256_hex_of_api,
     wait_bound_seconds,
 )
+from airflow_provider_gemini_batch.exceptions import GeminiMediaError
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 

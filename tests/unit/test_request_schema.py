@@ -14,10 +14,14 @@ import pytest
 from google.genai import types
 
 from airflow_provider_gemini_batch import batch_requests as br
-from airflow_provider_gemini_batch.core.requests import (
-    iter_jsonl, iter_keyed, normalize_embed_request, normalize_generate_request)
-from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 from airflow_provider_gemini_batch.core.request_schema import raw_schema, snapshot
+from airflow_provider_gemini_batch.core.requests import (
+    iter_jsonl,
+    iter_keyed,
+    normalize_embed_request,
+    normalize_generate_request,
+)
+from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 from tests.versions import GENAI_INLINE_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +141,7 @@ def _outcome(fn, obj):
 def test_fast_path_agrees_with_the_general_path_on_generated_requests(caplog):
     rng = random.Random(15)
     fast_taken = 0
-    for i in range(3000):
+    for _ in range(3000):
         obj = _random_request(rng)
         general = _outcome(lambda o: br._general_generate(o, "r", br.Checks()), obj)
         assert _outcome(lambda o: normalize_generate_request(o, "r"), obj) == general, obj
@@ -276,15 +280,15 @@ def test_keyed_fast_path_agrees_with_the_general_path_on_generated_records():
         except GeminiRequestError as exc:
             return ("error", str(exc))
 
-    for i in range(1000):
+    for _ in range(1000):
         record = {"key": rng.choice(keys), "request": _random_request(rng)}
         if rng.random() < 0.05:
             record["metadata"] = {"source": "x"}
         if rng.random() < 0.03:
             record["extra"] = 1
-        general = outcome(lambda: br._keyed(copy.deepcopy(record), 0, "requests[0]", br.BatchKind.GENERATE, "request", br.Checks()))
-        assert outcome(lambda: next(br.iter_keyed([copy.deepcopy(record)]))) == general, record
-        line_general = outcome(lambda: br._keyed(copy.deepcopy(record), 1, "input line 1", br.BatchKind.GENERATE, "line", br.Checks()))
-        assert outcome(lambda: next(br.iter_jsonl([json.dumps(record).encode()]))) == line_general, record
+        general = outcome(lambda record=record: br._keyed(copy.deepcopy(record), 0, "requests[0]", br.BatchKind.GENERATE, "request", br.Checks()))
+        assert outcome(lambda record=record: next(br.iter_keyed([copy.deepcopy(record)]))) == general, record
+        line_general = outcome(lambda record=record: br._keyed(copy.deepcopy(record), 1, "input line 1", br.BatchKind.GENERATE, "line", br.Checks()))
+        assert outcome(lambda record=record: next(br.iter_jsonl([json.dumps(record).encode()]))) == line_general, record
         fast_taken += br._canonical_record(record) is not None
     assert 100 < fast_taken < 900  # both paths are really exercised

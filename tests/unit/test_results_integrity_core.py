@@ -8,7 +8,12 @@ import os
 import pytest
 
 from airflow_provider_gemini_batch.core.results import (
-    KeyDigests, ResultTally, describe_problems, iter_file_records, iter_inline_records)
+    KeyDigests,
+    ResultTally,
+    describe_problems,
+    iter_file_records,
+    iter_inline_records,
+)
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError, GeminiResultsWriteError
 from airflow_provider_gemini_batch.storage import atomic_writer, check_results_location, storage_error
 

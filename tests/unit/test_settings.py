@@ -1,8 +1,8 @@
 import pytest
 from airflow.sdk import Connection
 
-from airflow_provider_gemini_batch.exceptions import GeminiConnectionError
 from airflow_provider_gemini_batch.core.settings import resolve_settings
+from airflow_provider_gemini_batch.exceptions import GeminiConnectionError
 
 KEY = "sentinel-KEY-settings-0001"
 

@@ -2,7 +2,13 @@ import pytest
 from google.genai import types
 
 from airflow_provider_gemini_batch.core.states import (
-    STATE_OUTCOMES, Outcome, judge_failures, normalize_state, outcome_of, parse_job)
+    STATE_OUTCOMES,
+    Outcome,
+    judge_failures,
+    normalize_state,
+    outcome_of,
+    parse_job,
+)
 
 
 @pytest.mark.parametrize("state", list(types.JobState))
@@ -57,7 +63,11 @@ def test_judge_failures(failed, total, max_n, max_ratio, ok):
 
 def test_display_names_stay_short_and_parse_back():
     from airflow_provider_gemini_batch.operators.batch import (
-        DISPLAY_NAME_LIMIT, base_display_name, display_name_for, parse_display_name)
+        DISPLAY_NAME_LIMIT,
+        base_display_name,
+        display_name_for,
+        parse_display_name,
+    )
 
     base = base_display_name("d" * 200, "t" * 200, "manual__2026-11-26T05:10:27.030899+00:00", 12345)
     name = display_name_for(base, 99, "0123456789abcdef")

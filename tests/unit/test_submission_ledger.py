@@ -13,7 +13,10 @@ from airflow_provider_gemini_batch.core import submission_ledger as ledger
 from airflow_provider_gemini_batch.core.states import JobSnapshot
 from airflow_provider_gemini_batch.core.submission_ledger import Action
 from airflow_provider_gemini_batch.exceptions import (
-    GeminiJobStuckPendingError, GeminiRequestError, GeminiSubmissionGoneError)
+    GeminiJobStuckPendingError,
+    GeminiRequestError,
+    GeminiSubmissionGoneError,
+)
 
 BASE = ledger.base_display_name("dag", "task", "manual__2026-11-26", -1)
 OTHER_RUN = ledger.base_display_name("dag", "task", "manual__2026-11-27", -1)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from airflow_provider_gemini_batch.failure_report import describe_failures, sample_failures
-from airflow_provider_gemini_batch.links import results_url
 from airflow_provider_gemini_batch.core.pricing import estimate_cost_usd, usage_summary
 from airflow_provider_gemini_batch.core.progress_log import ProgressLog, duration, iso_utc
+from airflow_provider_gemini_batch.failure_report import describe_failures, sample_failures
+from airflow_provider_gemini_batch.links import results_url
 from airflow_provider_gemini_batch.rendered import schemas_as_json
 
 

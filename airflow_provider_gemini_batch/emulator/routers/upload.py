@@ -29,8 +29,10 @@ async def upload(ver: str, request: Request, store: StoreDep, upload_id: str | N
 
 async def _upload_start(store: Store, ver: str, request: Request):
     h = request.headers
-    if h.get("x-goog-upload-protocol", "").lower() != "resumable" or h.get("x-goog-upload-command", "").lower() != "start":
-        raise invalid("Only resumable uploads are supported: send X-Goog-Upload-Protocol: resumable and X-Goog-Upload-Command: start.")
+    if h.get("x-goog-upload-protocol", "").lower() != "resumable" \
+            or h.get("x-goog-upload-command", "").lower() != "start":
+        raise invalid("Only resumable uploads are supported: send X-Goog-Upload-Protocol: resumable and "
+                      "X-Goog-Upload-Command: start.")
     body = parse_json(await request.body())
     file = get_any(body, "file") or {}
     size_header = h.get("x-goog-upload-header-content-length")
