@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from functools import partial
 
 import pytest
 
@@ -23,18 +24,11 @@ from airflow_provider_gemini_batch.operators.batch import (
 )
 from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
 from tests.conftest import SENTINEL_KEY
+from tests.standins import TaskInstanceStandIn as _TaskInstance
+
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="catalogue")
 
 OK = {"contents": [{"role": "user", "parts": [{"text": "fine"}]}]}
-
-
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index, try_number = "catalogue", "submit", "manual__1", -1, 1
-
-    def __init__(self):
-        self.pushed = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
 
 
 def submit(embeddings=False, **kwargs):

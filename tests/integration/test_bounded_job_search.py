@@ -4,35 +4,23 @@ whose start is unknown reads on up to the search bound. Counted in the emulator'
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 from airflow_provider_gemini_batch.core.submission_ledger import CLOCK_SLACK
 from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
 from airflow_provider_gemini_batch.operators import submit
 from airflow_provider_gemini_batch.operators.submit import GeminiBatchSubmitOperator
+from tests.standins import TaskInstanceStandIn as _TaskInstance
 
-
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index = "bounded", "submit", "manual__1", -1
-
-    def __init__(self, try_number):
-        self.try_number = try_number
-
-    def xcom_push(self, key, value):
-        pass
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="bounded")
 
 
 class DagRunStandIn:
     def __init__(self, run_after: float):
         self.run_after = datetime.fromtimestamp(run_after, timezone.utc)
         self.logical_date = self.queued_at = None
-
-
-class StoreStandIn(dict):
-    def set(self, key, value):
-        self[key] = json.loads(json.dumps(value))
 
 
 def run_try(try_number, dag_run=None, store=None):

@@ -3,21 +3,15 @@
 execute() runs for real against the emulator; the task instance is a stand-in whose try_number says
 "this is a retry" (the scheduler-driven retry path is covered end to end in tests/e2e)."""
 
+from functools import partial
+
 import pytest
 
 from airflow_provider_gemini_batch.exceptions import GeminiRequestError
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
+from tests.standins import TaskInstanceStandIn as _TaskInstance
 
-
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index = "changed", "submit", "manual__1", -1
-
-    def __init__(self, try_number):
-        self.try_number = try_number
-        self.pushed = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="changed")
 
 
 def run_try(try_number, requests, **kwargs):

@@ -10,9 +10,9 @@ to execute_complete, finishes the task."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -20,24 +20,13 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchEmbedOperator, GeminiBatchSubmitOperator
 from airflow_provider_gemini_batch.sensors.batch import GeminiBatchJobSensor
 from airflow_provider_gemini_batch.triggers.batch import GeminiBatchJobTrigger
+from tests.standins import StoreStandIn
+from tests.standins import TaskInstanceStandIn as _TaskInstance
+
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="deferral")
 
 CLASSPATH = "airflow_provider_gemini_batch.triggers.batch.GeminiBatchJobTrigger"
 STORE_KEY = "gemini_batch_submission"
-
-
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index, try_number = "deferral", "submit", "manual__1", -1, 1
-
-    def __init__(self):
-        self.pushed = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-
-class StoreStandIn(dict):
-    def set(self, key, value):
-        self[key] = json.loads(json.dumps(value))
 
 
 def deferral_of(op, context):

@@ -7,28 +7,17 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
 
 from airflow_provider_gemini_batch.operators.batch import GeminiBatchSubmitOperator
 from tests.conftest import SENTINEL_KEY
 from tests.fault_proxy import EditJson, FaultProxy
+from tests.standins import StoreStandIn
+from tests.standins import TaskInstanceStandIn as _TaskInstance
 
-
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index = "identity", "submit", "manual__1", -1
-
-    def __init__(self, try_number):
-        self.try_number = try_number
-        self.pushed = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-
-class StoreStandIn(dict):
-    def set(self, key, value):
-        self[key] = json.loads(json.dumps(value))
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="identity")
 
 
 def run_try(try_number, store=None, **kwargs):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from functools import partial
 
 import pytest
 
@@ -17,15 +18,9 @@ from tests.conftest import SENTINEL_KEY
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "example_dags"))
 from _media_samples import pdf, png  # noqa: E402
 
+from tests.standins import TaskInstanceStandIn as _TaskInstance
 
-class TaskInstanceStandIn:
-    dag_id, task_id, run_id, map_index, try_number = "media", "media", "manual__1", -1, 1
-
-    def __init__(self):
-        self.pushed = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
+TaskInstanceStandIn = partial(_TaskInstance, dag_id="media", task_id="media")
 
 
 def run_media(tmp_path, source, prompt_override=None, **kwargs):
