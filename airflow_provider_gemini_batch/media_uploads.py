@@ -13,27 +13,14 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from .core.media import MediaItem, sha256_hex_of_api
+from .core.states import parse_time
 from .exceptions import GeminiBatchError, GeminiMediaError
 
 log = logging.getLogger(__name__)
 DISPLAY_PREFIX = "airflow-media-"
-
-
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    text = value.rstrip("Z")
-    if "." in text:  # the API sends nanoseconds; datetime takes microseconds
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
-    try:
-        return datetime.fromisoformat(text + "+00:00").timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass

@@ -74,10 +74,10 @@ def parse_time(value: Any) -> float | None:
         return None
     text = value.strip().replace("Z", "+00:00")
     head, dot, rest = text.partition(".")
-    if dot:  # trim fractions past microseconds, which fromisoformat refuses before Python 3.11
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        tz = rest[len(digits):]
-        text = f"{head}.{digits[:6]}{tz}"
+    if dot:  # exactly six fraction digits: Python 3.10's fromisoformat takes only 3 or 6 (not 1, not 9)
+        tz = rest.lstrip("0123456789")  # the leading digits are the fraction; the zone follows
+        digits = rest[:len(rest) - len(tz)]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -8,6 +8,7 @@ from airflow_provider_gemini_batch.core.states import (
     normalize_state,
     outcome_of,
     parse_job,
+    parse_time,
 )
 
 
@@ -76,3 +77,17 @@ def test_display_names_stay_short_and_parse_back():
     assert parse_display_name(display_name_for(base, 1, None), base) == (1, None)
     assert parse_display_name(base + "-other", base) is None
     assert base_display_name("d", "t", "r1", -1) != base_display_name("d", "t", "r2", -1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-26T09:00:01Z", 1795683601.0),
+    ("2026-11-26T09:00:01.5Z", 1795683601.5),            # one digit: Python 3.10's fromisoformat refuses it as is
+    ("2026-11-26T09:00:01.123Z", 1795683601.123),
+    ("2026-11-26T09:00:01.123456789Z", 1795683601.123456),  # nanoseconds, as the API writes them
+    ("2026-11-26T11:00:01.5+02:00", 1795683601.5),
+    ("not a time", None),
+    (None, None),
+])
+def test_create_times_parse_with_any_number_of_fraction_digits(text, expected):
+    parsed = parse_time(text)
+    assert parsed == expected if expected is None else abs(parsed - expected) < 1e-6
