@@ -25,6 +25,22 @@ def as_seconds(value: timedelta | float | int | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+# The deferred task's own timeout backs up the trigger's deadline (which polls once more and then reports
+# a typed timeout): this much later, so the trigger's answer normally arrives first.
+BACKSTOP_SLACK = timedelta(hours=1)
+
+
+def defer_backstop(remaining_seconds: float | None, execution_timeout: timedelta | None) -> timedelta | None:
+    """The defer timeout for a wait with `remaining_seconds` until the trigger's deadline (None: no deadline):
+    only a backstop should the triggerer never answer, so BACKSTOP_SLACK after that deadline (at least a
+    minute from now), and never past execution_timeout, which bounds the whole task."""
+    backstop = None if remaining_seconds is None else \
+        max(timedelta(minutes=1), timedelta(seconds=remaining_seconds) + BACKSTOP_SLACK)
+    if execution_timeout is not None:
+        backstop = execution_timeout if backstop is None else min(backstop, execution_timeout)
+    return backstop
+
+
 def poll_until_done(hook: GeminiBatchHook, job_name: str, poll_interval: float, deadline: float | None,
                     cancel_on_timeout: bool, log: Any, *, retry_max_wait_seconds: float | None = None,
                     error_tolerance_seconds: float | None = None, pending_deadline: float | None = None,

@@ -535,18 +535,24 @@ def _already_canonical(obj: dict) -> bool:
     return True
 
 
+def prompt_request(text: str) -> dict:
+    """The REST request for a bare prompt: one user turn holding the text."""
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+def text_to_embed(text: str) -> dict:
+    """The REST embed request for a bare text."""
+    return {"content": {"parts": [{"text": text}]}}
+
+
 def _general_generate(obj: Any, where: str, ck: Checks) -> dict:
-    if type(obj) is str:
-        if not obj.strip():
-            raise _fail("the prompt is empty", where)
-        return {"contents": [{"role": "user", "parts": [{"text": obj}]}]}
     if type(obj) not in _PLAIN_TYPES and isinstance(obj, BaseModel):
         ck.sdk = True
-        obj = _typed_request(obj)
+        obj = _typed_request(obj)  # a typed object may come back as a plain prompt string
     if isinstance(obj, str):
         if not obj.strip():
             raise _fail("the prompt is empty", where)
-        return {"contents": [{"role": "user", "parts": [{"text": obj}]}]}
+        return prompt_request(obj)
     if not isinstance(obj, dict):
         raise _fail(f"a request must be a JSON object or a prompt string, got {type(obj).__name__}", where)
     return _root(obj, GENERATE, where, ck)
@@ -557,7 +563,7 @@ def normalize_generate_request(obj: Any, where: str, *, strict: bool = False, ch
     if type(obj) is dict and _already_canonical(obj):
         return obj  # never mutated downstream, so no copy is needed
     if type(obj) is str and obj.strip():
-        return {"contents": [{"role": "user", "parts": [{"text": obj}]}]}
+        return prompt_request(obj)
     ck = checks if checks is not None else Checks(strict)
     ck.sdk = False
     return _general_generate(obj, where, ck)
@@ -573,7 +579,7 @@ def normalize_embed_request(obj: Any, where: str, *, strict: bool = False, check
     if isinstance(obj, str):
         if not obj.strip():
             raise _fail("the text to embed is empty", where)
-        return {"content": {"parts": [{"text": obj}]}}
+        return text_to_embed(obj)
     if isinstance(obj, dict) and ("contents" in obj or "generationConfig" in obj or "generation_config" in obj):
         raise _fail("this looks like a generate-content request (contents/generation_config); an embeddings batch "
                     "takes {'content': ..., 'task_type': ...} or plain texts", where)
@@ -628,8 +634,7 @@ def _canonical_record(item: Any) -> KeyedRequest | None:
 def _keyed(item: Any, index: int, where: str, kind: BatchKind, key_prefix: str, ck: Checks) -> KeyedRequest:
     embeddings = kind is BatchKind.EMBED
     if type(item) is str and item.strip():  # a bare prompt or text: the commonest input of all
-        request = {"content": {"parts": [{"text": item}]}} if embeddings else \
-            {"contents": [{"role": "user", "parts": [{"text": item}]}]}
+        request = text_to_embed(item) if embeddings else prompt_request(item)
         return KeyedRequest(f"{key_prefix}-{index:06d}", request)
     normalize = normalize_embed_request if embeddings else normalize_generate_request
     # types.InlinedRequest, types.Content, ...: what client.batches.create takes

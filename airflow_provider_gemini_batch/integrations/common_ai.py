@@ -23,7 +23,7 @@ from airflow.providers.common.ai.batch.base import (
 from airflow.providers.common.ai.exceptions import LLMBatchInputError, LLMBatchLimitExceededError
 
 from ..core.batch_kind import BatchKind
-from ..core.requests import FILE_LIMIT_BYTES, KeyedRequest, fits_inline, normalize_generate_request
+from ..core.requests import FILE_LIMIT_BYTES, KeyedRequest, fits_inline, normalize_generate_request, prompt_request
 from ..core.results import to_record
 from ..core.states import Outcome, parse_job
 from ..exceptions import GeminiRequestError
@@ -71,7 +71,7 @@ class GeminiBatchAdapter(BatchAdapter):
             tokens = item.get("max_tokens") or max_tokens
             if tokens:
                 generation["maxOutputTokens"] = tokens
-            request: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": item["prompt"]}]}]}
+            request: dict[str, Any] = prompt_request(item["prompt"])
             system = item.get("system_prompt") or system_prompt
             if system:
                 request["systemInstruction"] = {"parts": [{"text": system}]}

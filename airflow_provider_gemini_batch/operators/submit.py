@@ -42,6 +42,7 @@ from ..rendered import schemas_as_json
 from ..results_writer import write_results
 from ..submitted_keys import SubmittedKeys, load_manifest
 from ..triggers.batch import GeminiBatchJobTrigger
+from ..waits import defer_backstop
 from .common import _cleanup_set, _seconds, poll_until_done
 from .submit_input import InputSpec, _PreparedInput, prepared_input, upload_if_needed
 
@@ -400,12 +401,8 @@ class GeminiBatchSubmitOperator(BaseOperator):
             return {"job_name": job_name, "state": None, "waited": False}
         settings = self._wait_settings(context)
         if self.deferrable:
-            # The trigger ends the wait at `deadline` (one last poll, then a typed timeout). The task's own defer
-            # timeout is only a backstop should the triggerer never answer: an hour later, and never past
-            # execution_timeout, which bounds the whole task.
-            backstop = None if deadline is None else timedelta(seconds=max(60.0, deadline - time.time() + 3600))
-            if self.execution_timeout is not None:
-                backstop = self.execution_timeout if backstop is None else min(backstop, self.execution_timeout)
+            # The trigger ends the wait at `deadline` (one last poll, then a typed timeout).
+            backstop = defer_backstop(None if deadline is None else deadline - time.time(), self.execution_timeout)
             self.defer(
                 trigger=GeminiBatchJobTrigger(
                     job_name=job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poll_interval,

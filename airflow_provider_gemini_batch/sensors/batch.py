@@ -23,11 +23,7 @@ from ..defaults import default_deferrable
 from ..exceptions import GeminiBatchError, GeminiRequestError
 from ..hooks.gemini_batch import GeminiBatchHook, check_job_name
 from ..triggers.batch import GeminiBatchJobTrigger
-from ..waits import as_seconds
-
-# The deferred task's own timeout is a backstop behind the trigger's deadline (which polls once more
-# and then reports a typed timeout): this much later, so the trigger's answer normally arrives first.
-BACKSTOP_SLACK = timedelta(hours=1)
+from ..waits import as_seconds, defer_backstop
 
 
 class GeminiBatchJobSensor(BaseSensorOperator):
@@ -105,12 +101,8 @@ class GeminiBatchJobSensor(BaseSensorOperator):
         if not self.deferrable:
             return self._poke_until_done(context)
         # The trigger's deadline is the sensor's timeout from now (a retry starts a fresh wait, as a
-        # poking sensor's does). The task's defer timeout is only a backstop should the triggerer never
-        # answer: an hour after that deadline, and never past execution_timeout when one is set.
+        # poking sensor's does).
         deadline = time.time() + self.timeout
-        backstop = timedelta(seconds=self.timeout) + BACKSTOP_SLACK
-        if self.execution_timeout is not None:
-            backstop = min(backstop, self.execution_timeout)
         self.defer(
             trigger=GeminiBatchJobTrigger(
                 job_name=self.job_name, gemini_conn_id=self.gemini_conn_id, poll_interval=self.poke_interval,
@@ -119,7 +111,7 @@ class GeminiBatchJobSensor(BaseSensorOperator):
                                              else self.hook.settings.retry_max_wait_seconds),
                 error_tolerance_seconds=as_seconds(self.poll_error_tolerance)),
             method_name="execute_complete",
-            timeout=backstop,
+            timeout=defer_backstop(self.timeout, self.execution_timeout),
         )
 
     def _poke_until_done(self, context: Any) -> Any:
