@@ -35,7 +35,6 @@ from .submit import (  # noqa: F401
     _run_started,
     _store_get,
     _store_set,
-    _truthy,
 )
 from .submit_input import _PreparedInput  # noqa: F401
 

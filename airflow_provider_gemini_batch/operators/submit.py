@@ -10,6 +10,7 @@ the I/O that carries them out.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -56,6 +57,8 @@ INPUT_MODES = ("auto", "file", "inline")
 # Jobs per page when a retry looks for this task instance's job by display name (the list is newest
 # first, and paging stops at the first page entirely older than the run).
 SEARCH_PAGE_SIZE = 100
+
+log = logging.getLogger(__name__)
 
 
 def _default_deferrable() -> bool:
@@ -573,9 +576,6 @@ def _run_started(context: Any) -> float | None:
         if dag_run else None
 
 
-_truthy = ledger.truthy  # the old private name, kept for callers of operators.batch
-
-
 class _QuotaRefused(GeminiTransientError):
     """Internal: the create was refused for quota after the hook's short retries (typed, should it escape)."""
 
@@ -599,6 +599,4 @@ def _store_set(store: Any, value: dict) -> None:
         try:
             store.set(STORE_KEY, ledger.stored_form(value))
         except Exception as exc:  # same: the deterministic display name is the fallback
-            import logging
-
-            logging.getLogger(__name__).warning("Could not record the batch job in the task state store: %s", exc)
+            log.warning("Could not record the batch job in the task state store: %s", exc)
