@@ -53,6 +53,53 @@ def test_the_latest_submission_is_chosen_whatever_the_list_order(gemini_conn, mo
     assert "-s2-f" in names[second] and "-s2" not in names[first]
 
 
+def _create_times(rewrite):
+    def edit(data):
+        for op in data.get("operations", []):
+            meta = op.get("metadata") or {}
+            if "createTime" in meta:
+                meta["createTime"] = rewrite(meta["createTime"])
+        data["operations"] = list(reversed(data.get("operations", [])))  # and oldest first
+        return data
+    return edit
+
+
+def _one_fraction_digit(text):  # '...T19:00:01.123456Z' -> '...T19:00:01.1Z': RFC 3339, which 3.10 misread
+    head, _, rest = text.partition(".")
+    return f"{head}.{rest[:1]}Z" if rest else text
+
+
+@pytest.mark.parametrize("rewrite, expect_newest", [
+    (_one_fraction_digit, True),         # valid RFC 3339: the newer duplicate is chosen by its time
+    (lambda text: "yesterday", False),   # garbage: no time to go by, but still one of ours, never a new job
+], ids=["one-fraction-digit", "garbled"])
+def test_a_retry_after_a_lost_create_reply_reattaches_whatever_the_create_times_say(gemini_conn, monkeypatch,
+                                                                                    rewrite, expect_newest):
+    """A create whose reply was lost and was made again leaves two jobs under one display name; the retry
+    must reattach to one of them (the newer when the times can be read) and bill nothing more, with the
+    list coming oldest first and createTime written in a form the old parser misread or not a time at all."""
+    from airflow_provider_gemini_batch.hooks.gemini_batch import GeminiBatchHook
+
+    gemini_conn.configure(pending_seconds=60)
+    first = run_try(1)["job_name"]
+    display_name = {j["name"]: j["displayName"] for j in gemini_conn.stats()["jobs"]}[first]
+    time.sleep(0.3)  # a tenth of a second apart at least, so one fraction digit still orders them
+    duplicate = GeminiBatchHook().create_batch(
+        "gemini-2.5-flash", requests=[{"request": {"contents": [{"parts": [{"text": "a"}]}]}, "metadata": {"key": "k"}}],
+        display_name=display_name)["name"]
+    with FaultProxy(gemini_conn.base_url) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_GEMINI_DEFAULT", json.dumps({
+            "conn_type": "gemini", "host": proxy.base_url, "password": SENTINEL_KEY,
+            "extra": {"retry_max_wait_seconds": 0.2, "max_retries": 2}}))
+        proxy.script("GET", r"^/v1beta/batches\?", EditJson(_create_times(rewrite)), times=None)
+        reattached = run_try(2)["job_name"]  # no store: found by display name only
+        assert any(s[2] == "EditJson" for s in proxy.seen)
+    assert gemini_conn.stats()["jobs_created"] == 2  # the two already there: nothing billed by the retry
+    assert reattached in (first, duplicate)
+    if expect_newest:
+        assert reattached == duplicate
+
+
 def test_a_retry_past_the_deadline_whose_job_finished_goes_straight_to_results(gemini_conn, tmp_path):
     store = StoreStandIn()
     results = tmp_path / "out.jsonl"
